@@ -1,0 +1,178 @@
+"""Models, settings, conversations and messages in the history database (with full-text search).
+
+A mixin of `History` (see `store.py`); it runs the SQL for the chat side of the app and knows
+nothing about Qt or the engine. Settings and stats are stored as JSON columns so a new
+sampling field never needs a migration; the common fields are also copied into columns of
+the `settings` table so they can be queried directly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from typing import Any
+
+from ..errors import HistoryError
+from .base import from_json, now, sql, to_json
+
+MODEL_COLUMNS = ("path", "model_type", "n_params", "context_length", "vocab_size",
+                 "n_layers", "n_heads", "n_kv_heads")
+SETTINGS_COLUMNS = ("precision", "device", "temperature", "top_k", "top_p", "min_p",
+                    "repetition_penalty", "max_new_tokens", "seed", "system_prompt")
+
+
+def _as_dict(value: Any) -> dict:
+    text = to_json(value)
+    return {} if text is None else json.loads(text)
+
+
+def fts_query(text: str) -> str:
+    """Quote each word so user text (with `-`, `:`, quotes...) is never FTS syntax."""
+    words = re.findall(r"\w+", text, flags=re.UNICODE)
+    return " ".join('"' + w.replace('"', '""') + '"' for w in words)
+
+
+class ChatStore:
+    """Mixed into History; `self.db` is an open sqlite_utils.Database."""
+
+    @sql
+    def upsert_model(self, info: Any) -> int:
+        """Insert or refresh a model row keyed by its fingerprint; returns its id."""
+        data = _as_dict(info)
+        fingerprint = data.get("fingerprint")
+        if not fingerprint:
+            fingerprint = hashlib.sha256(to_json(data).encode()).hexdigest()
+        stamp = now()
+        row = {k: data.get(k) for k in MODEL_COLUMNS}
+        if row["path"] is not None:
+            row["path"] = str(row["path"])
+        row.update(info_json=to_json(data), last_used_at=stamp)
+        with self.db.atomic():
+            existing = self.db.execute(
+                "SELECT id FROM models WHERE fingerprint = ?", [fingerprint]).fetchone()
+            if existing:
+                sets = ", ".join(f"{k} = ?" for k in row)
+                self.db.execute(f"UPDATE models SET {sets} WHERE id = ?", [*row.values(), existing[0]])
+                return existing[0]
+            row.update(fingerprint=fingerprint, created_at=stamp)
+            cols = ", ".join(row)
+            marks = ", ".join("?" for _ in row)
+            return self.db.execute(f"INSERT INTO models ({cols}) VALUES ({marks})", list(row.values())).lastrowid
+
+    @sql
+    def model(self, model_id: int) -> dict:
+        row = self._one("SELECT * FROM models WHERE id = ?", [model_id])
+        if row is None:
+            raise HistoryError(f"no model with id {model_id} in {self.path}")
+        row["info"] = from_json(row.pop("info_json"))
+        return row
+
+    @sql
+    def upsert_settings(self, settings: Any) -> int:
+        """The id of the settings row equal to `settings` (inserted when new)."""
+        data = _as_dict(settings)
+        text = to_json(data)
+        digest = hashlib.sha256(text.encode()).hexdigest()
+        with self.db.atomic():
+            existing = self.db.execute("SELECT id FROM settings WHERE hash = ?", [digest]).fetchone()
+            if existing:
+                return existing[0]
+            row = {k: data.get(k) for k in SETTINGS_COLUMNS}
+            row.update(hash=digest, settings_json=text)
+            cols = ", ".join(row)
+            marks = ", ".join("?" for _ in row)
+            return self.db.execute(f"INSERT INTO settings ({cols}) VALUES ({marks})", list(row.values())).lastrowid
+
+    @sql
+    def new_conversation(self, title: str, model_id: int | None, settings: Any) -> int:
+        stamp = now()
+        with self.db.atomic():
+            return self.db.execute(
+                "INSERT INTO conversations (title, model_id, settings_json, created_at, updated_at) "
+                "VALUES (?, ?, ?, ?, ?)",
+                [title, model_id, to_json(settings) or "{}", stamp, stamp],
+            ).lastrowid
+
+    @sql
+    def add_message(self, conversation_id: int, role: str, content: str, parent_id: int | None = None,
+                    settings: Any = None, stats: Any = None, tokens: Any = None) -> int:
+        with self.db.atomic():
+            if self.db.execute("SELECT 1 FROM conversations WHERE id = ?", [conversation_id]).fetchone() is None:
+                raise HistoryError(f"no conversation with id {conversation_id} in {self.path}")
+            settings_id = self.upsert_settings(settings) if settings is not None else None
+            stamp = now()
+            message_id = self.db.execute(
+                "INSERT INTO messages (conversation_id, parent_id, role, content, settings_id, "
+                "settings_json, stats_json, tokens_json, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [conversation_id, parent_id, role, content, settings_id, to_json(settings),
+                 to_json(stats), to_json(tokens), stamp],
+            ).lastrowid
+            self.db.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", [stamp, conversation_id])
+        return message_id
+
+    @sql
+    def update_conversation(self, conversation_id: int, title: str | None = None, settings: Any = None) -> None:
+        sets, args = ["updated_at = ?"], [now()]
+        if title is not None:
+            sets.append("title = ?")
+            args.append(title)
+        if settings is not None:
+            sets.append("settings_json = ?")
+            args.append(to_json(settings))
+        with self.db.atomic():
+            cur = self.db.execute(f"UPDATE conversations SET {', '.join(sets)} WHERE id = ?", [*args, conversation_id])
+            if cur.rowcount == 0:
+                raise HistoryError(f"no conversation with id {conversation_id} in {self.path}")
+
+    @sql
+    def conversations(self, limit: int = 200) -> list[dict]:
+        """Newest first: id, title, created_at, updated_at, settings, model_id, n_messages."""
+        rows = self._all(
+            "SELECT c.*, (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id) AS n_messages "
+            "FROM conversations c ORDER BY c.updated_at DESC, c.id DESC LIMIT ?", [limit])
+        for row in rows:
+            row["settings"] = from_json(row.pop("settings_json"))
+        return rows
+
+    @sql
+    def messages(self, conversation_id: int) -> list[dict]:
+        """Oldest first: id, parent_id, role, content, settings, stats, tokens, created_at."""
+        rows = self._all(
+            "SELECT id, parent_id, role, content, settings_json, stats_json, tokens_json, created_at "
+            "FROM messages WHERE conversation_id = ? ORDER BY id", [conversation_id])
+        for row in rows:
+            for key in ("settings", "stats", "tokens"):
+                row[key] = from_json(row.pop(f"{key}_json"))
+        return rows
+
+    @sql
+    def search_messages(self, query: str, limit: int = 100) -> list[dict]:
+        """Full-text search over message content, best match first.
+
+        Returns conversation_id, message_id, snippet (matches wrapped in [ ]), title.
+        """
+        match = fts_query(query)
+        if not match:
+            return []
+        return self._all(
+            "SELECT m.conversation_id, m.id AS message_id, "
+            "snippet(messages_fts, 0, '[', ']', '…', 12) AS snippet, c.title "
+            "FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid "
+            "JOIN conversations c ON c.id = m.conversation_id "
+            "WHERE messages_fts MATCH ? ORDER BY rank LIMIT ?", [match, limit])
+
+    @sql
+    def delete_conversation(self, conversation_id: int) -> None:
+        with self.db.atomic():
+            self.db.execute("DELETE FROM conversations WHERE id = ?", [conversation_id])
+
+    # Small query helpers used by both mixins (callers hold the lock through @sql).
+    def _all(self, query: str, args: list) -> list[dict]:
+        cur = self.db.execute(query, args)
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row)) for row in cur.fetchall()]
+
+    def _one(self, query: str, args: list) -> dict | None:
+        rows = self._all(query, args)
+        return rows[0] if rows else None
