@@ -1,0 +1,27 @@
+"""glasslm's inference engine: load Hugging Face decoder-only checkpoints and run them.
+
+Public surface: `load`, `Model` (logits, generate, chat, continuation_logprobs, attention,
+memory), `Sampling`, `Token`, `Alternative`, `Stats`, `EngineError`. The engine imports no
+Qt, no SQL and no transformers.
+"""
+from .devices import PRECISIONS, available_devices
+from .errors import (
+    DeviceError,
+    EngineError,
+    ModelFormatError,
+    OutOfMemoryError,
+    PrecisionError,
+    PromptTooLongError,
+    UnsupportedModelError,
+)
+from .generation import Generation
+from .loader import default_model_path, load
+from .runtime import Model
+from .types import Alternative, ContinuationScore, DeviceInfo, ModelInfo, Sampling, Stats, Token
+
+__all__ = [
+    "load", "default_model_path", "available_devices", "PRECISIONS", "Model", "Generation", "Sampling",
+    "Token", "Alternative", "Stats", "ContinuationScore", "ModelInfo", "DeviceInfo", "EngineError",
+    "ModelFormatError", "UnsupportedModelError", "PrecisionError", "DeviceError", "PromptTooLongError",
+    "OutOfMemoryError",
+]

@@ -1,0 +1,146 @@
+"""Reading a Hugging Face model folder's weight files safely and strictly.
+
+Finds the safetensors file(s) (single or sharded with an index), refuses pickle-based
+weights, validates every header against the file size before any tensor is touched, and
+yields tensors one at a time from memory-mapped files. It does not build models or know
+about dtypes beyond what the headers say.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import torch
+from safetensors import safe_open
+
+from .errors import ModelFormatError
+
+PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
+SAFETENSORS_DTYPE_BYTES = {
+    "F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I16": 2, "I8": 1, "U8": 1,
+    "BOOL": 1, "F8_E4M3": 1, "F8_E5M2": 1, "U16": 2, "U32": 4, "U64": 8,
+}
+
+
+@dataclass(frozen=True)
+class TensorEntry:
+    name: str
+    file: Path
+    dtype: str  # safetensors dtype name, e.g. "BF16"
+    shape: tuple[int, ...]
+
+
+def read_json(path: Path, what: str) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ModelFormatError(f"{path.parent} has no {path.name}; a model folder needs {what}")
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise ModelFormatError(f"{path} is not valid JSON ({err}); re-download or re-export the model")
+
+
+def weight_files(folder: Path) -> list[Path]:
+    """The safetensors files that hold the model, in index order; refuses pickle-only folders."""
+    index = folder / "model.safetensors.index.json"
+    if index.exists():
+        weight_map = read_json(index, "a weight index").get("weight_map")
+        if not isinstance(weight_map, dict) or not weight_map:
+            raise ModelFormatError(f"{index} has no weight_map; re-download the model's index file")
+        names = sorted(set(weight_map.values()))
+        missing = [n for n in names if not (folder / n).exists()]
+        if missing:
+            raise ModelFormatError(
+                f"{folder} is missing shard {missing[0]} listed in model.safetensors.index.json; "
+                "download every shard of the model"
+            )
+        return [folder / n for n in names]
+    single = folder / "model.safetensors"
+    if single.exists():
+        return [single]
+    others = sorted(folder.glob("*.safetensors"))
+    if others:
+        return others
+    pickles = [p.name for p in folder.iterdir() if p.suffix in PICKLE_SUFFIXES]
+    if pickles:
+        raise ModelFormatError(
+            f"{folder} holds only pickle-based weights ({pickles[0]}); glasslm reads only safetensors, "
+            "because loading a pickle can run arbitrary code. Convert it once with transformers: "
+            "AutoModelForCausalLM.from_pretrained(folder).save_pretrained(new_folder, safe_serialization=True)"
+        )
+    raise ModelFormatError(f"{folder} has no model.safetensors; a model folder needs its weights in safetensors files")
+
+
+def read_header(path: Path) -> dict:
+    """The JSON header of a safetensors file, checked against the file's real size."""
+    size = path.stat().st_size
+    with path.open("rb") as handle:
+        prefix = handle.read(8)
+        if len(prefix) < 8:
+            raise ModelFormatError(f"{path} is too short to be a safetensors file; re-download it")
+        (header_len,) = struct.unpack("<Q", prefix)
+        if header_len > min(size - 8, 100_000_000):
+            raise ModelFormatError(f"{path} has a corrupt safetensors header; re-download it")
+        try:
+            header = json.loads(handle.read(header_len))
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise ModelFormatError(f"{path} has a corrupt safetensors header; re-download it")
+    if not isinstance(header, dict):
+        raise ModelFormatError(f"{path} has a corrupt safetensors header; re-download it")
+    data_size = size - 8 - header_len
+    for name, info in header.items():
+        if name == "__metadata__":
+            continue
+        try:
+            begin, end = info["data_offsets"]
+            expected = SAFETENSORS_DTYPE_BYTES[info["dtype"]]
+            for dim in info["shape"]:
+                expected *= dim
+        except (KeyError, TypeError, ValueError):
+            raise ModelFormatError(f"{path} has a corrupt entry for tensor {name}; re-download it")
+        if end > data_size:
+            raise ModelFormatError(
+                f"{path} is truncated: tensor {name} ends at byte {end} but the file holds {data_size}; "
+                "the download was probably interrupted, download it again"
+            )
+        if end - begin != expected:
+            raise ModelFormatError(f"{path} has a corrupt entry for tensor {name}; re-download it")
+    return header
+
+
+def tensor_index(files: list[Path]) -> dict[str, TensorEntry]:
+    entries: dict[str, TensorEntry] = {}
+    for path in files:
+        for name, info in read_header(path).items():
+            if name == "__metadata__":
+                continue
+            entries[name] = TensorEntry(name, path, info["dtype"], tuple(info["shape"]))
+    return entries
+
+
+def iter_tensors(entries: list[TensorEntry], device: str = "cpu") -> Iterator[tuple[str, torch.Tensor]]:
+    """Yield (name, tensor) one at a time, reading each file through a memory map."""
+    by_file: dict[Path, list[TensorEntry]] = {}
+    for entry in entries:
+        by_file.setdefault(entry.file, []).append(entry)
+    for path, file_entries in by_file.items():
+        try:
+            with safe_open(str(path), framework="pt", device=device) as handle:
+                for entry in file_entries:
+                    yield entry.name, handle.get_tensor(entry.name)
+        except (OSError, RuntimeError) as err:
+            if "safetensors" in type(err).__module__ or "Safetensor" in type(err).__name__:
+                raise ModelFormatError(f"{path} could not be read ({err}); re-download it")
+            raise
+
+
+def fingerprint(folder: Path, config_text: str, entries: dict[str, TensorEntry]) -> str:
+    """A short id of the config and weight index: equal for the same checkpoint copied anywhere."""
+    digest = hashlib.sha256(config_text.encode("utf-8"))
+    for name in sorted(entries):
+        e = entries[name]
+        digest.update(f"{name}|{e.dtype}|{e.shape}|{e.file.stat().st_size}".encode())
+    return digest.hexdigest()[:16]

@@ -1,0 +1,179 @@
+"""The token loop: prefill once, then one-token decode steps through the static KV cache,
+streaming a `Token` per step.
+
+A `Generation` is an iterator of tokens with `.stats` filled in when it ends and `.cancel()`
+to stop it between any two tokens. It reuses the cached prefix a previous generation left
+(so a follow-up chat turn prefills only its new tokens). It does not load models or render
+chat templates.
+"""
+from __future__ import annotations
+
+import random
+import time
+from typing import TYPE_CHECKING
+
+import torch
+
+from .errors import PromptTooLongError
+from .sampling import choose
+from .tokenizer import TextStream
+from .types import Alternative, Sampling, Stats, Token
+
+if TYPE_CHECKING:
+    from .runtime import Model
+
+TOP_ALTERNATIVES = 5
+
+
+class Generation:
+    def __init__(self, model: "Model", prompt_ids: list[int], settings: Sampling, truncate: bool = False):
+        context = model.info.context_length
+        if not prompt_ids:
+            raise PromptTooLongError("the prompt is empty; give at least one token")
+        self.stats = Stats()
+        if len(prompt_ids) >= context:
+            if not truncate:
+                raise PromptTooLongError(
+                    f"the prompt is {len(prompt_ids)} tokens but this model's context window is {context}; "
+                    "shorten the prompt or start a new chat"
+                )
+            keep = context // 2
+            self.stats.truncated_prompt_tokens = len(prompt_ids) - keep
+            prompt_ids = prompt_ids[-keep:]
+        self.model = model
+        self.prompt_ids = list(prompt_ids)
+        self.settings = settings
+        self.max_new = min(settings.max_new_tokens, context - len(prompt_ids))
+        self.context_limited = self.max_new < settings.max_new_tokens
+        self._cancelled = False
+        self._iterator = self._run()
+
+    def cancel(self):
+        """Stop before the next token; the stream then ends with stop_reason 'cancelled'."""
+        self._cancelled = True
+
+    def __iter__(self):
+        return self
+
+    def __next__(self) -> Token:
+        return next(self._iterator)
+
+    def text(self) -> str:
+        """Run to the end and return the whole text."""
+        return "".join(token.text for token in self)
+
+    def _run(self):
+        model, s, stats = self.model, self.settings, self.stats
+        seed = s.seed if s.seed is not None else random.randrange(2**63)
+        generator = torch.Generator(device=model.device).manual_seed(seed)
+        eos = set(model.tokenizer.eos_ids) if s.stop_on_eos else set()
+        stream = TextStream(model.tokenizer, self.prompt_ids)
+        stop_holdback = max((len(x) for x in s.stop), default=0)
+        emitted_text, pending = "", []  # text already yielded; tokens held while a stop string may form
+        started = time.perf_counter()
+        stats.prompt_tokens = len(self.prompt_ids)
+        seen = torch.tensor(self.prompt_ids, dtype=torch.long, device=model.device)
+        with model.lock, torch.inference_mode():
+            logits, reused = model.prefill(self.prompt_ids, len(self.prompt_ids) + self.max_new)  # (V,)
+            stats.reused_prompt_tokens = reused
+            prefill_done = time.perf_counter()
+            stats.prefill_tokens_per_s = (len(self.prompt_ids) - reused) / max(prefill_done - started, 1e-9)
+            position = len(self.prompt_ids)
+            generated: list[int] = []
+            first_token_at = None
+            stop_reason = "length" if not self.context_limited else "context"
+            while len(generated) < self.max_new:
+                if self._cancelled:
+                    stop_reason = "cancelled"
+                    break
+                logprobs = logits.float().log_softmax(-1)  # (V,)
+                if s.repetition_penalty != 1.0 and generated:
+                    seen = torch.cat((seen, torch.tensor(generated[-1:], device=seen.device)))
+                token_id = choose(logits.float(), s, generator, seen)
+                generated.append(token_id)
+                top = torch.topk(logprobs, TOP_ALTERNATIVES)
+                alternatives = tuple(
+                    Alternative(int(i), model.tokenizer.decode([int(i)]), float(v))
+                    for v, i in zip(top.values.tolist(), top.indices.tolist())
+                )
+                token = Token(token_id, "", float(logprobs[token_id]), alternatives)
+                if first_token_at is None:
+                    first_token_at = time.perf_counter()
+                    stats.time_to_first_token_s = first_token_at - started
+                if token_id in eos:
+                    stop_reason = "eos"
+                    yield from self._release(pending, emitted_text, final=True)[0]
+                    pending = []
+                    yield token
+                    break
+                delta = stream.push(token_id)
+                pending.append(Token(token.id, delta, token.logprob, token.top))
+                pending_text = "".join(t.text for t in pending)
+                hit = _find_stop(emitted_text + pending_text, s.stop, len(emitted_text))
+                if hit is not None:
+                    stop_reason = "stop"
+                    cut = hit - len(emitted_text)
+                    out, _ = self._release(pending, emitted_text, final=True, cut=cut)
+                    yield from out
+                    pending = []
+                    break
+                out, pending = self._release(pending, emitted_text, final=False, holdback=stop_holdback - 1)
+                for t in out:
+                    emitted_text += t.text
+                    yield t
+                if len(generated) >= self.max_new:
+                    break
+                logits = model.decode_step(token_id, position)  # (V,)
+                position += 1
+            tail = stream.flush() if stop_reason not in ("stop",) else ""
+            if pending or tail:
+                out, _ = self._release(pending, emitted_text, final=True)
+                out = list(out)
+                if tail and out:
+                    out[-1] = Token(out[-1].id, out[-1].text + tail, out[-1].logprob, out[-1].top)
+                yield from out
+            model.note_cached(self.prompt_ids + generated[:-1] if generated else self.prompt_ids, position)
+        finished = time.perf_counter()
+        stats.generated_tokens = len(generated)
+        stats.stop_reason = stop_reason
+        stats.total_s = finished - started
+        if first_token_at is not None and len(generated) > 1:
+            stats.decode_tokens_per_s = (len(generated) - 1) / max(finished - first_token_at, 1e-9)
+
+    @staticmethod
+    def _release(pending: list[Token], emitted: str, final: bool, holdback: int = 0, cut: int | None = None):
+        """Split held tokens into those safe to yield now and those still held back for stop strings."""
+        if cut is not None:  # a stop string starts at `cut` chars into the pending text: trim there
+            out, used = [], 0
+            for t in pending:
+                room = cut - used
+                if room <= 0:
+                    break
+                out.append(Token(t.id, t.text[:room], t.logprob, t.top))
+                used += len(t.text)
+            return out, []
+        if final or holdback <= 0:
+            return list(pending), []
+        text = "".join(t.text for t in pending)
+        keep_chars = min(holdback, len(text))
+        out, used, limit = [], 0, len(text) - keep_chars
+        split = 0
+        for i, t in enumerate(pending):
+            if used + len(t.text) > limit:
+                break
+            used += len(t.text)
+            split = i + 1
+        out = pending[:split]
+        return out, pending[split:]
+
+
+def _find_stop(text: str, stops: tuple[str, ...], search_from: int) -> int | None:
+    """Index where the earliest stop string starts in text (only matches ending past search_from)."""
+    best = None
+    for stop in stops:
+        if not stop:
+            continue
+        index = text.find(stop, max(0, search_from - len(stop) + 1))
+        if index != -1 and (best is None or index < best):
+            best = index
+    return best

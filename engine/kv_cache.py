@@ -1,0 +1,38 @@
+"""A static key/value cache: allocated once per session, written in place.
+
+Knows nothing about sampling or tokens; the model writes each layer's keys and values at
+the positions it is given and reads back the filled prefix as a view (no copy, no cat).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+@dataclass
+class KVCache:
+    keys: list[torch.Tensor]  # per layer: (B, n_kv_heads, max_len, head_dim)
+    values: list[torch.Tensor]  # per layer: (B, n_kv_heads, max_len, head_dim)
+    max_len: int
+
+    @classmethod
+    def allocate(cls, n_layers, batch, n_kv_heads, max_len, head_dim, dtype, device) -> "KVCache":
+        shape = (batch, n_kv_heads, max_len, head_dim)
+        keys = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(n_layers)]
+        values = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(n_layers)]
+        return cls(keys, values, max_len)
+
+    @property
+    def batch(self) -> int:
+        return self.keys[0].shape[0]
+
+    def nbytes(self) -> int:
+        return sum(t.numel() * t.element_size() for t in self.keys + self.values)
+
+    def write(self, layer: int, start: int, k: torch.Tensor, v: torch.Tensor):
+        """Store k, v (B|1, n_kv, T, D) at positions [start, start+T); return the filled views (B, n_kv, start+T, D)."""
+        end = start + k.shape[2]
+        self.keys[layer][:, :, start:end] = k
+        self.values[layer][:, :, start:end] = v
+        return self.keys[layer][:, :, :end], self.values[layer][:, :, :end]

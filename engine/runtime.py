@@ -1,0 +1,192 @@
+"""A loaded model ready to use: the public `Model` object `engine.load` returns.
+
+Owns the built `Transformer`, its tokenizer and one static KV cache for chat/generation,
+and offers full forwards (`logits`), scoring (`continuation_logprobs`), streaming
+generation (`generate`, `chat`), attention maps (`attention`) and a memory report.
+It does not read files (see loader.py) or pick tokens (see sampling.py).
+"""
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import torch
+
+from .errors import EngineError, PromptTooLongError
+from .generation import Generation
+from .kv_cache import KVCache
+from .model import Transformer
+from .tokenizer import Tokenizer
+from .types import ContinuationScore, ModelInfo, Sampling
+
+CACHE_BLOCK = 256  # cache lengths are rounded up to this, so small growth doesn't reallocate
+
+
+class Model:
+    def __init__(self, network: Transformer, tokenizer: Tokenizer, info: ModelInfo, device: torch.device,
+                 compute_dtype: torch.dtype, generation_defaults: dict | None = None):
+        self.network = network
+        self.tokenizer = tokenizer
+        self.info = info
+        self.device = device
+        self.compute_dtype = compute_dtype
+        self.generation_defaults = generation_defaults or {}
+        self.lock = threading.RLock()
+        self._cache: KVCache | None = None
+        self._cached_ids: list[int] = []  # token ids whose keys/values fill the cache's first positions
+        self._epoch = 0  # bumped by each prefill; a stale Generation notices it
+
+    # ---- public API -------------------------------------------------------------------------
+    @property
+    def config(self):
+        return self.network.config
+
+    @property
+    def has_chat_template(self) -> bool:
+        return bool(self.tokenizer.chat_template)
+
+    def default_sampling(self, **overrides) -> Sampling:
+        """Sampling from the checkpoint's generation_config.json, with overrides."""
+        g = self.generation_defaults
+        base = {}
+        if g.get("do_sample"):
+            base = {k: g[k] for k in ("temperature", "top_k", "top_p", "min_p", "repetition_penalty") if g.get(k) is not None}
+        elif g.get("repetition_penalty") is not None:
+            base["repetition_penalty"] = g["repetition_penalty"]
+        return Sampling(**{**base, **overrides})
+
+    @torch.inference_mode()
+    def logits(self, input_ids) -> torch.Tensor:
+        """One full forward with no cache: LongTensor (B, T) -> FloatTensor (B, T, vocab)."""
+        input_ids = torch.as_tensor(input_ids, dtype=torch.long, device=self.device)
+        if input_ids.dim() == 1:
+            input_ids = input_ids[None]
+        self._check_length(input_ids.shape[1])
+        return self.network(input_ids).float()
+
+    @torch.inference_mode()
+    def continuation_logprobs(self, context_ids: list[int], continuations: list[list[int]]) -> list[ContinuationScore]:
+        """Score each continuation after a shared context: the context is run once, the continuations as one batch."""
+        if not context_ids:
+            raise EngineError("continuation_logprobs needs a non-empty context (use the BOS token as the context)")
+        if not continuations or any(not c for c in continuations):
+            raise EngineError("each continuation needs at least one token")
+        longest = max(len(c) for c in continuations)
+        self._check_length(len(context_ids) + longest)
+        batch = len(continuations)
+        cache = KVCache.allocate(self.config.num_hidden_layers, batch, self.config.num_key_value_heads,
+                                 len(context_ids) + longest, self.config.head_dim, self.compute_dtype, self.device)
+        context = torch.tensor([context_ids], dtype=torch.long, device=self.device)  # (1, Tc)
+        first = self.network(context, cache=cache, start=0, last_only=True)[0, -1].float().log_softmax(-1)  # (V,)
+        padded = torch.zeros(batch, longest, dtype=torch.long, device=self.device)  # (B, L) right padded
+        for row, cont in enumerate(continuations):
+            padded[row, : len(cont)] = torch.tensor(cont)
+        rest = self.network(padded, cache=cache, start=len(context_ids)).float().log_softmax(-1)  # (B, L, V)
+        scores = []
+        for row, cont in enumerate(continuations):
+            dists = torch.cat((first[None], rest[row, : len(cont) - 1]), dim=0)  # (len, V)
+            target = torch.tensor(cont, device=self.device)
+            token_lp = dists.gather(1, target[:, None])[:, 0]  # (len,)
+            greedy = bool((dists.argmax(-1) == target).all())
+            scores.append(ContinuationScore(float(token_lp.sum()), greedy, tuple(token_lp.tolist())))
+        return scores
+
+    def generate(self, prompt_ids: list[int], settings: Sampling | None = None, truncate: bool = False) -> Generation:
+        """Stream tokens after prompt_ids. Iterate the result; its .stats is set when it ends."""
+        return Generation(self, list(prompt_ids), settings or Sampling(), truncate=truncate)
+
+    def render_chat(self, messages: list[dict], add_generation_prompt: bool = True) -> str:
+        return self.tokenizer.render_chat(messages, add_generation_prompt)
+
+    def chat_ids(self, messages: list[dict], add_generation_prompt: bool = True) -> list[int]:
+        return self.tokenizer.encode(self.render_chat(messages, add_generation_prompt), add_special_tokens=False)
+
+    def chat(self, messages: list[dict], settings: Sampling | None = None, truncate: bool = False) -> Generation:
+        """Render messages with the checkpoint's chat template and stream the assistant's reply."""
+        return self.generate(self.chat_ids(messages), settings, truncate=truncate)
+
+    @torch.inference_mode()
+    def attention(self, ids: list[int]) -> torch.Tensor:
+        """Attention probabilities of one forward pass over ids: FloatTensor (layers, heads, T, T)."""
+        self._check_length(len(ids))
+        captured: list[torch.Tensor] = []
+        self.network(torch.tensor([ids], dtype=torch.long, device=self.device), capture=captured)
+        return torch.stack([weights[0] for weights in captured]).float().cpu()  # (L, H, T, T)
+
+    def memory(self) -> dict:
+        by_dtype: dict[str, int] = {}
+        for tensor in list(self.network.parameters()) + list(self.network.buffers()):
+            label = getattr(tensor, "quant_label", None) or str(tensor.dtype).replace("torch.", "")
+            by_dtype[label] = by_dtype.get(label, 0) + tensor.numel() * tensor.element_size()
+        for extra_label, extra_bytes in getattr(self.network, "quant_state_bytes", {}).items():
+            by_dtype[extra_label] = by_dtype.get(extra_label, 0) + extra_bytes
+        return {
+            "weights_bytes_by_dtype": by_dtype,
+            "weights_bytes": sum(by_dtype.values()),
+            "kv_cache_bytes": self._cache.nbytes() if self._cache else 0,
+            "device": str(self.device),
+        }
+
+    def close(self):
+        self._cache = None
+        self._cached_ids = []
+        self.network = None
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+
+    # ---- used by Generation -----------------------------------------------------------------
+    def prefill(self, prompt_ids: list[int], needed_len: int) -> tuple[torch.Tensor, int]:
+        """Fill the cache with prompt_ids (reusing a cached prefix); return the last logits (V,) and reused count."""
+        self._epoch += 1
+        if self._cache is None or self._cache.max_len < needed_len:
+            length = min(-(-needed_len // CACHE_BLOCK) * CACHE_BLOCK, self.info.context_length)
+            self._cache = None
+            self._cached_ids = []
+            self._cache = self._allocate_cache(max(length, needed_len))
+        reused = _common_prefix(self._cached_ids, prompt_ids)
+        reused = min(reused, len(prompt_ids) - 1)  # at least one token must run to get logits
+        self._cached_ids = []  # invalid until this generation finishes
+        fresh = torch.tensor([prompt_ids[reused:]], dtype=torch.long, device=self.device)  # (1, T)
+        logits = self.network(fresh, cache=self._cache, start=reused, last_only=True)  # (1, 1, V)
+        return logits[0, -1], reused
+
+    def decode_step(self, token_id: int, position: int, epoch: int | None = None) -> torch.Tensor:
+        """Feed one token at `position`; return the next logits (V,)."""
+        step = torch.tensor([[token_id]], dtype=torch.long, device=self.device)  # (1, 1)
+        return self.network(step, cache=self._cache, start=position, last_only=True)[0, -1]
+
+    def note_cached(self, ids: list[int], filled: int):
+        assert len(ids) == filled, (len(ids), filled)
+        self._cached_ids = list(ids)
+
+    # ---- internals --------------------------------------------------------------------------
+    def _allocate_cache(self, length: int) -> KVCache:
+        c = self.config
+        try:
+            return KVCache.allocate(c.num_hidden_layers, 1, c.num_key_value_heads, length, c.head_dim,
+                                    self.compute_dtype, self.device)
+        except torch.OutOfMemoryError:
+            from .errors import OutOfMemoryError
+
+            raise OutOfMemoryError(
+                f"the key/value cache for {length} tokens does not fit in {self.device} memory; "
+                "lower max tokens, start a new chat, or use a smaller precision"
+            )
+
+    def _check_length(self, length: int):
+        if length > self.info.context_length:
+            raise PromptTooLongError(
+                f"the input is {length} tokens but this model's context window is {self.info.context_length}; "
+                "shorten it"
+            )
+
+    def __repr__(self):
+        return f"Model({Path(self.info.path).name}, {self.info.model_type}, {self.info.precision}, {self.device})"
+
+
+def _common_prefix(a: list[int], b: list[int]) -> int:
+    n = min(len(a), len(b))
+    i = 0
+    while i < n and a[i] == b[i]:
+        i += 1
+    return i
