@@ -1,0 +1,1 @@
+from evalfakes import history  # noqa: F401  (fixture)
