@@ -2,7 +2,7 @@
 
 Finds the safetensors file(s) (single or sharded with an index), refuses pickle-based
 weights, validates every header against the file size before any tensor is touched, and
-yields tensors one at a time from memory-mapped files. It does not build models or know
+yields tensors one at a time, reading only each tensor's bytes. It does not build models or know
 about dtypes beyond what the headers say.
 """
 from __future__ import annotations
@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Iterator
 
 import torch
-from safetensors import safe_open
 
 from .errors import ModelFormatError
 
@@ -121,20 +120,40 @@ def tensor_index(files: list[Path]) -> dict[str, TensorEntry]:
     return entries
 
 
-def iter_tensors(entries: list[TensorEntry], device: str = "cpu") -> Iterator[tuple[str, torch.Tensor]]:
-    """Yield (name, tensor) one at a time, reading each file through a memory map."""
+_TORCH_DTYPES = {
+    "F64": torch.float64, "F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16,
+    "I64": torch.int64, "I32": torch.int32, "I16": torch.int16, "I8": torch.int8, "U8": torch.uint8,
+    "BOOL": torch.bool, "F8_E4M3": torch.float8_e4m3fn, "F8_E5M2": torch.float8_e5m2,
+}
+
+
+def iter_tensors(entries: list[TensorEntry]) -> Iterator[tuple[str, torch.Tensor]]:
+    """Yield (name, CPU tensor) one at a time, reading only that tensor's bytes from its file.
+
+    Plain positioned reads instead of a whole-file memory map: only the tensor in hand is
+    resident, so loading a quantized model never holds the full-precision file in memory.
+    """
     by_file: dict[Path, list[TensorEntry]] = {}
     for entry in entries:
         by_file.setdefault(entry.file, []).append(entry)
     for path, file_entries in by_file.items():
-        try:
-            with safe_open(str(path), framework="pt", device=device) as handle:
-                for entry in file_entries:
-                    yield entry.name, handle.get_tensor(entry.name)
-        except (OSError, RuntimeError) as err:
-            if "safetensors" in type(err).__module__ or "Safetensor" in type(err).__name__:
-                raise ModelFormatError(f"{path} could not be read ({err}); re-download it")
-            raise
+        header = read_header(path)
+        with path.open("rb") as handle:
+            (header_len,) = struct.unpack("<Q", handle.read(8))
+            data_start = 8 + header_len
+            for entry in sorted(file_entries, key=lambda e: header[e.name]["data_offsets"][0]):
+                begin, end = header[entry.name]["data_offsets"]
+                dtype = _TORCH_DTYPES.get(entry.dtype)
+                if dtype is None:
+                    raise ModelFormatError(f"tensor {entry.name} in {path} has unsupported dtype {entry.dtype}")
+                handle.seek(data_start + begin)
+                buffer = bytearray(end - begin)
+                if handle.readinto(buffer) != end - begin:
+                    raise ModelFormatError(f"{path} is truncated at tensor {entry.name}; download it again")
+                if not buffer:
+                    yield entry.name, torch.empty(entry.shape, dtype=dtype)
+                    continue
+                yield entry.name, torch.frombuffer(buffer, dtype=dtype).reshape(entry.shape)
 
 
 def fingerprint(folder: Path, config_text: str, entries: dict[str, TensorEntry]) -> str:

@@ -132,7 +132,8 @@ class Generation:
                 if tail and out:
                     out[-1] = Token(out[-1].id, out[-1].text + tail, out[-1].logprob, out[-1].top)
                 yield from out
-            model.note_cached(self.prompt_ids + generated[:-1] if generated else self.prompt_ids, position)
+            fed = position - len(self.prompt_ids)  # generated tokens whose keys/values are in the cache
+            model.note_cached(self.prompt_ids + generated[:fed], position)
         finished = time.perf_counter()
         stats.generated_tokens = len(generated)
         stats.stop_reason = stop_reason

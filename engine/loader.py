@@ -68,7 +68,7 @@ def load(path=None, device: str = "auto", precision: str = "auto", **quant_optio
     if quant:
         from . import prequantized
 
-        plan = prequantized.plan(quant, entries, expected, chosen)
+        plan = prequantized.plan(quant, entries, expected, (precision or "auto").strip().lower())
         chosen = plan.precision
     else:
         _check_names_and_shapes(entries, expected, config, folder)

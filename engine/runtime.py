@@ -114,12 +114,9 @@ class Model:
         return torch.stack([weights[0] for weights in captured]).float().cpu()  # (L, H, T, T)
 
     def memory(self) -> dict:
-        by_dtype: dict[str, int] = {}
-        for tensor in list(self.network.parameters()) + list(self.network.buffers()):
-            label = getattr(tensor, "quant_label", None) or str(tensor.dtype).replace("torch.", "")
-            by_dtype[label] = by_dtype.get(label, 0) + tensor.numel() * tensor.element_size()
-        for extra_label, extra_bytes in getattr(self.network, "quant_state_bytes", {}).items():
-            by_dtype[extra_label] = by_dtype.get(extra_label, 0) + extra_bytes
+        from .quantize import weight_bytes_by_kind
+
+        by_dtype = weight_bytes_by_kind(self.network)
         return {
             "weights_bytes_by_dtype": by_dtype,
             "weights_bytes": sum(by_dtype.values()),

@@ -1,0 +1,79 @@
+"""The `glasslm` command: one parser over the engine's, the evals' and the app's verbs.
+
+It sits at the top of the dependency chain (desktop -> evals -> engine) so it may reach
+all three, but it imports Qt only when the `app` verb runs. Errors a user can cause print
+one line and exit 2; Ctrl-C exits 130. No traceback reaches the user.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from engine import cli as engine_cli
+
+    parser = argparse.ArgumentParser(prog="glasslm", description="Chat with a local Transformer and measure how far to trust it.")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    app = subparsers.add_parser("app", help="open the desktop app (the default)")
+    app.add_argument("--model")
+    app.add_argument("--precision", default=None)
+    app.add_argument("--device", default=None)
+    app.add_argument("--db")
+    app.set_defaults(handler=run_app)
+    engine_cli.register(subparsers)
+    for module_name in ("engine.train", "engine.bench", "evals.cli"):
+        module = _optional(module_name)
+        if module is not None and hasattr(module, "register"):
+            module.register(subparsers)
+    return parser
+
+
+def _optional(name: str):
+    import importlib
+
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError as err:
+        if err.name and name.startswith(err.name):
+            return None
+        raise
+
+
+def run_app(args) -> int:
+    from desktop.app import main as app_main
+
+    argv = []
+    for flag in ("model", "precision", "device", "db"):
+        value = getattr(args, flag)
+        if value:
+            argv += [f"--{flag}", value]
+    return app_main(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from engine import EngineError
+
+    user_errors: tuple[type[BaseException], ...] = (EngineError,)
+    history = _optional("evals.history")
+    if history is not None and hasattr(history, "HistoryError"):
+        user_errors += (history.HistoryError,)
+    evals_errors = _optional("evals.errors")
+    if evals_errors is not None and hasattr(evals_errors, "EvalError"):
+        user_errors += (evals_errors.EvalError,)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        args = parser.parse_args(["app", *(argv or [])])
+    try:
+        return int(args.handler(args) or 0)
+    except user_errors as err:
+        print(f"glasslm: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("glasslm: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

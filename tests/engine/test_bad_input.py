@@ -1,0 +1,126 @@
+"""Every error a user can cause while loading or prompting gives one clear EngineError."""
+import json
+import shutil
+
+import pytest
+import torch
+
+import engine
+
+
+@pytest.fixture
+def model_copy(checkpoint_factory, tmp_path):
+    source = checkpoint_factory("llama")
+    target = tmp_path / "model"
+    shutil.copytree(source, target)
+    return target
+
+
+def test_missing_folder(tmp_path):
+    with pytest.raises(engine.ModelFormatError, match="does not exist"):
+        engine.load(tmp_path / "nope")
+
+
+def test_folder_that_is_not_a_model(tmp_path):
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(engine.ModelFormatError, match="config.json"):
+        engine.load(tmp_path)
+
+
+def test_missing_weights_file(model_copy):
+    (model_copy / "model.safetensors").unlink()
+    with pytest.raises(engine.ModelFormatError, match="no model.safetensors"):
+        engine.load(model_copy)
+
+
+def test_pickle_only_weights_are_refused_with_reason(model_copy):
+    (model_copy / "model.safetensors").rename(model_copy / "pytorch_model.bin")
+    with pytest.raises(engine.ModelFormatError, match="arbitrary code"):
+        engine.load(model_copy)
+
+
+def test_corrupt_safetensors_header(model_copy):
+    path = model_copy / "model.safetensors"
+    data = bytearray(path.read_bytes())
+    data[8:20] = b"not json at "
+    path.write_bytes(bytes(data))
+    with pytest.raises(engine.ModelFormatError, match="corrupt safetensors header"):
+        engine.load(model_copy)
+
+
+def test_truncated_shard(model_copy):
+    from safetensors.torch import load_file, save_file
+
+    weights = load_file(model_copy / "model.safetensors")
+    names = sorted(weights)
+    half = len(names) // 2
+    (model_copy / "model.safetensors").unlink()
+    save_file({n: weights[n] for n in names[:half]}, model_copy / "model-00001-of-00002.safetensors")
+    save_file({n: weights[n] for n in names[half:]}, model_copy / "model-00002-of-00002.safetensors")
+    index = {"weight_map": {n: f"model-0000{1 if i < half else 2}-of-00002.safetensors" for i, n in enumerate(names)}}
+    (model_copy / "model.safetensors.index.json").write_text(json.dumps(index))
+    engine.load(model_copy, device="cpu", precision="fp32")  # the sharded folder loads
+    shard = model_copy / "model-00002-of-00002.safetensors"
+    shard.write_bytes(shard.read_bytes()[:-100])
+    with pytest.raises(engine.ModelFormatError, match="truncated"):
+        engine.load(model_copy)
+    shard.unlink()
+    with pytest.raises(engine.ModelFormatError, match="missing shard"):
+        engine.load(model_copy)
+
+
+def test_unknown_model_type_lists_supported(model_copy):
+    config = json.loads((model_copy / "config.json").read_text())
+    config["model_type"] = "gpt2"
+    (model_copy / "config.json").write_text(json.dumps(config))
+    with pytest.raises(engine.UnsupportedModelError, match="llama, mistral, qwen2, qwen3"):
+        engine.load(model_copy)
+
+
+def test_shape_that_disagrees_with_config_names_the_tensor(model_copy):
+    config = json.loads((model_copy / "config.json").read_text())
+    config["intermediate_size"] = 96
+    (model_copy / "config.json").write_text(json.dumps(config))
+    with pytest.raises(engine.ModelFormatError, match=r"model\.layers\.0\.mlp\.(down|gate|up)_proj\.weight"):
+        engine.load(model_copy)
+
+
+def test_missing_tensor_is_named(model_copy):
+    from safetensors.torch import load_file, save_file
+
+    weights = load_file(model_copy / "model.safetensors")
+    del weights["model.layers.1.self_attn.k_proj.weight"]
+    save_file(weights, model_copy / "model.safetensors")
+    with pytest.raises(engine.ModelFormatError, match=r"model\.layers\.1\.self_attn\.k_proj\.weight"):
+        engine.load(model_copy)
+
+
+def test_prompt_longer_than_context(checkpoint_factory):
+    model = engine.load(checkpoint_factory("llama"), device="cpu", precision="fp32")
+    too_long = [5] * (model.info.context_length + 1)
+    with pytest.raises(engine.PromptTooLongError, match="context window is 256"):
+        list(model.generate(too_long, engine.Sampling(max_new_tokens=4)))
+    with pytest.raises(engine.PromptTooLongError):
+        model.logits(torch.tensor([too_long]))
+    stream = model.generate(too_long, engine.Sampling(max_new_tokens=4), truncate=True)
+    assert len(list(stream)) == 4
+    assert stream.stats.truncated_prompt_tokens == len(too_long) - model.info.context_length // 2
+
+
+def test_generation_that_reaches_the_context_end_says_so(checkpoint_factory):
+    model = engine.load(checkpoint_factory("llama"), device="cpu", precision="fp32")
+    prompt = [5] * (model.info.context_length - 3)
+    stream = model.generate(prompt, engine.Sampling(max_new_tokens=50, stop_on_eos=False))
+    assert len(list(stream)) == 3
+    assert stream.stats.stop_reason == "context"
+
+
+def test_bad_device_and_precision(checkpoint_factory):
+    path = checkpoint_factory("llama")
+    with pytest.raises(engine.PrecisionError, match="available: auto, fp32"):
+        engine.load(path, precision="int3")
+    if not torch.cuda.is_available():
+        with pytest.raises(engine.DeviceError, match="no usable CUDA"):
+            engine.load(path, device="cuda")
+    with pytest.raises(engine.DeviceError, match="unknown device"):
+        engine.load(path, device="tpu")

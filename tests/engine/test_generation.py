@@ -1,0 +1,115 @@
+"""Sampling, streaming text, stop conditions, cancel and cached-prefix reuse."""
+import torch
+
+import engine
+from engine.sampling import filter_logits
+from engine.tokenizer import TextStream
+
+
+def load(checkpoint_factory, arch="llama", style="bytelevel"):
+    return engine.load(checkpoint_factory(arch, tokenizer_style=style), device="cpu", precision="fp32")
+
+
+def test_seeded_sampling_reproduces_and_seeds_differ(checkpoint_factory):
+    model = load(checkpoint_factory)
+    prompt = model.tokenizer.encode("Attention lets")
+    settings = engine.Sampling(temperature=1.0, top_k=50, top_p=0.95, min_p=0.01, max_new_tokens=30,
+                               seed=7, stop_on_eos=False)
+    first = [t.id for t in model.generate(prompt, settings)]
+    second = [t.id for t in model.generate(prompt, settings)]
+    other = [t.id for t in model.generate(prompt, engine.Sampling(**{**settings.to_dict(), "seed": 8}))]
+    assert first == second
+    assert first != other
+
+
+def test_top_k_top_p_min_p_filtering():
+    logits = torch.log(torch.tensor([0.5, 0.3, 0.15, 0.05]))
+    kept = lambda s: torch.isfinite(filter_logits(logits, s)).tolist()  # noqa: E731
+    assert kept(engine.Sampling(top_k=2)) == [True, True, False, False]
+    assert kept(engine.Sampling(top_p=0.8)) == [True, True, False, False]
+    assert kept(engine.Sampling(top_p=0.81)) == [True, True, True, False]
+    assert kept(engine.Sampling(min_p=0.5)) == [True, True, False, False]
+
+
+def test_tokens_carry_logprob_and_alternatives(checkpoint_factory):
+    model = load(checkpoint_factory)
+    prompt = model.tokenizer.encode("The animal")
+    tokens = list(model.generate(prompt, engine.Sampling(max_new_tokens=5, stop_on_eos=False)))
+    logits = model.logits(torch.tensor([prompt]))[0, -1].log_softmax(-1)
+    first = tokens[0]
+    assert abs(first.logprob - logits[first.id].item()) < 1e-4
+    assert first.top[0].id == first.id  # greedy picks the most likely
+    assert len(first.top) == 5 and first.top[0].logprob >= first.top[-1].logprob
+
+
+def test_multibyte_text_streams_as_whole_characters(checkpoint_factory):
+    for style in ("bytelevel", "bytefallback"):
+        model = load(checkpoint_factory, "qwen2", style)
+        text = "Café 東京 🙂 naïve Ελληνικά"
+        ids = model.tokenizer.encode(text)
+        pieces_per_char = len(ids) > 0
+        stream = TextStream(model.tokenizer)
+        deltas = [stream.push(i) for i in ids] + [stream.flush()]
+        assert "".join(deltas).strip() == text
+        assert all("\ufffd" not in d for d in deltas)
+        assert pieces_per_char
+        if style == "bytefallback":  # CJK and emoji are not in this vocabulary: they arrive as bytes
+            assert any(d == "" for d in deltas)
+
+
+def test_stop_string_ends_output_before_it(checkpoint_factory):
+    model = load(checkpoint_factory)
+    prompt = model.tokenizer.encode("The")
+    full = "".join(t.text for t in model.generate(prompt, engine.Sampling(max_new_tokens=40, stop_on_eos=False)))
+    stop = full[10:13]
+    assert stop.strip()
+    stream = model.generate(prompt, engine.Sampling(max_new_tokens=40, stop=(stop,), stop_on_eos=False))
+    text = "".join(t.text for t in stream)
+    assert stream.stats.stop_reason == "stop"
+    assert stop not in text and full.startswith(text) and len(text) <= full.index(stop)
+
+
+def test_eos_stops(checkpoint_factory):
+    model = load(checkpoint_factory)
+    prompt = model.tokenizer.encode("x")
+    greedy = [t.id for t in model.generate(prompt, engine.Sampling(max_new_tokens=6, stop_on_eos=False))]
+    model.tokenizer.eos_ids = [greedy[3]]  # pretend the fourth greedy token ends the sequence
+    stream = model.generate(prompt, engine.Sampling(max_new_tokens=10))
+    tokens = list(stream)
+    assert [t.id for t in tokens] == greedy[: greedy.index(greedy[3]) + 1] and stream.stats.stop_reason == "eos"
+
+
+def test_cancel_between_tokens(checkpoint_factory):
+    model = load(checkpoint_factory)
+    stream = model.generate(model.tokenizer.encode("The"), engine.Sampling(max_new_tokens=50, stop_on_eos=False))
+    received = []
+    for token in stream:
+        received.append(token)
+        if len(received) == 3:
+            stream.cancel()
+    assert len(received) == 3 and stream.stats.stop_reason == "cancelled"
+
+
+def test_follow_up_turn_reuses_cached_prefix_and_matches_fresh_prefill(checkpoint_factory):
+    path = checkpoint_factory("qwen2")
+    model = engine.load(path, device="cpu", precision="fp32")
+    settings = engine.Sampling(max_new_tokens=12, stop_on_eos=False)
+    messages = [{"role": "user", "content": "Hello there"}]
+    first = model.chat(messages, settings)
+    reply = "".join(t.text for t in first)
+    messages += [{"role": "assistant", "content": reply}, {"role": "user", "content": "And then?"}]
+    second = model.chat(messages, settings)
+    follow_up = [t.id for t in second]
+    assert second.stats.reused_prompt_tokens > first.stats.prompt_tokens // 2
+    fresh = engine.load(path, device="cpu", precision="fp32")
+    assert [t.id for t in fresh.chat(messages, settings)] == follow_up
+
+
+def test_repetition_penalty_changes_greedy_output(checkpoint_factory):
+    model = load(checkpoint_factory)
+    prompt = model.tokenizer.encode("ümlauts ümlauts")
+    plain = [t.id for t in model.generate(prompt, engine.Sampling(max_new_tokens=20, stop_on_eos=False))]
+    penalised = [t.id for t in model.generate(prompt, engine.Sampling(max_new_tokens=20, repetition_penalty=3.0,
+                                                                          stop_on_eos=False))]
+    assert plain != penalised
+    assert len(set(penalised)) >= len(set(plain))
