@@ -1,0 +1,55 @@
+"""Convert published benchmark files into glasslm suite files (`glasslm eval import KIND PATH`).
+
+One module per dataset; each exposes `convert(path, suite_id) -> (header, items)` and
+recognizes its formats by content, not by file name. `import_suite` validates the result
+with the same loader as every other suite and writes it to the user suites folder. They
+never download anything: you give them the file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+from ..errors import DatasetImportError
+from ..suite import SUITE_ID, Suite, builtin_suites_dir, load_suite
+from . import bbq, crows, truthfulqa
+
+IMPORTERS = {"truthfulqa": truthfulqa.convert, "bbq": bbq.convert, "crows": crows.convert}
+
+
+def import_suite(kind: str, source: Path, dest_dir: Path, suite_id: str | None = None,
+                 replace: bool = False) -> Suite:
+    """Convert `source` with the `kind` importer into `dest_dir/<suite_id>.jsonl` and load it."""
+    if kind not in IMPORTERS:
+        raise DatasetImportError(f"unknown import kind {kind!r}; choose one of {', '.join(IMPORTERS)}")
+    source = Path(source).expanduser()
+    if not source.is_file():
+        raise DatasetImportError(f"{source} does not exist or is not a file; give the path of the {kind} data file")
+    suite_id = suite_id or kind
+    if not SUITE_ID.match(suite_id):
+        raise DatasetImportError(f"--id {suite_id!r} must be letters, digits, '_', '-' or '.'")
+    if (builtin_suites_dir() / f"{suite_id}.jsonl").exists():
+        raise DatasetImportError(f"{suite_id!r} is a built-in suite name; choose another with --id")
+    dest = Path(dest_dir) / f"{suite_id}.jsonl"
+    if dest.exists() and not replace:
+        raise DatasetImportError(f"an imported suite {suite_id!r} already exists ({dest}); choose another --id")
+    header, items = IMPORTERS[kind](source, suite_id)
+    if not items:
+        raise DatasetImportError(f"{source.name} has no usable {kind} rows; check that it is the published file")
+    # Write and validate under the final name in a scratch folder, then move it in place, so a
+    # failed import never leaves a half-written or invalid suite behind.
+    scratch = dest.parent / ".importing"
+    scratch.mkdir(parents=True, exist_ok=True)
+    tmp = scratch / dest.name
+    with tmp.open("w", encoding="utf-8") as f:
+        for obj in [header, *items]:
+            f.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    try:
+        load_suite(tmp, source="imported")
+    except Exception:
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, dest)
+    return load_suite(dest, source="imported")
