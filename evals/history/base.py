@@ -22,15 +22,19 @@ def now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
 
-def to_json(value: Any) -> str | None:
-    """JSON text for a *_json column; dataclasses (engine.Stats, Sampling) become dicts."""
+def to_json(value: Any, sort_keys: bool = False) -> str | None:
+    """JSON text for a *_json column; dataclasses (engine.Stats, Sampling) become dicts.
+
+    Key order is kept (reports list metrics in display order); pass sort_keys for a canonical
+    text to hash.
+    """
     if value is None:
         return None
     if hasattr(value, "to_dict"):
         value = value.to_dict()
     elif is_dataclass(value) and not isinstance(value, type):
         value = asdict(value)
-    return json.dumps(value, sort_keys=True, default=str, ensure_ascii=False)
+    return json.dumps(value, sort_keys=sort_keys, default=str, ensure_ascii=False)
 
 
 def from_json(text: str | None) -> Any:

@@ -42,7 +42,7 @@ class ChatStore:
         data = _as_dict(info)
         fingerprint = data.get("fingerprint")
         if not fingerprint:
-            fingerprint = hashlib.sha256(to_json(data).encode()).hexdigest()
+            fingerprint = hashlib.sha256(to_json(data, sort_keys=True).encode()).hexdigest()
         stamp = now()
         row = {k: data.get(k) for k in MODEL_COLUMNS}
         if row["path"] is not None:
@@ -72,7 +72,7 @@ class ChatStore:
     def upsert_settings(self, settings: Any) -> int:
         """The id of the settings row equal to `settings` (inserted when new)."""
         data = _as_dict(settings)
-        text = to_json(data)
+        text = to_json(data, sort_keys=True)
         digest = hashlib.sha256(text.encode()).hexdigest()
         with self.db.atomic():
             existing = self.db.execute("SELECT id FROM settings WHERE hash = ?", [digest]).fetchone()
