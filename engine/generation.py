@@ -93,7 +93,7 @@ class Generation:
                 generated.append(token_id)
                 top = torch.topk(logprobs, TOP_ALTERNATIVES)
                 alternatives = tuple(
-                    Alternative(int(i), model.tokenizer.decode([int(i)]), float(v))
+                    Alternative(i, model.tokenizer.token_text(i), v)
                     for v, i in zip(top.values.tolist(), top.indices.tolist())
                 )
                 token = Token(token_id, "", float(logprobs[token_id]), alternatives)

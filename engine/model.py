@@ -67,6 +67,13 @@ class Attention(nn.Module):
             k, v = cache.write(layer, start, k, v)  # (B, Hkv, S, D), S = start + T
             if k.shape[0] > B:  # a shared prefix run once (batch 1) into a cache sized for a batch
                 k, v = k[:B], v[:B]
+        if T == 1 and capture is None and (mask is None or mask.all()):
+            # One query token sees every cached key: fold each KV head's query heads into the
+            # query-length axis so grouped-query attention reads the cache without copying it.
+            q = q.view(B, c.num_key_value_heads, c.n_rep, c.head_dim)  # (B, Hkv, n_rep, D)
+            y = F.scaled_dot_product_attention(q, k, v)  # (B, Hkv, n_rep, D)
+            y = y.reshape(B, 1, c.num_attention_heads * c.head_dim)  # (B, 1, H*D)
+            return self.o_proj(y)
         if c.n_rep > 1:
             k = k.repeat_interleave(c.n_rep, dim=1)  # (B, H, S, D)
             v = v.repeat_interleave(c.n_rep, dim=1)  # (B, H, S, D)
@@ -137,10 +144,16 @@ class Transformer(nn.Module):
         return self.model.embed_tokens.weight if self.config.tie_word_embeddings else self.lm_head.weight
 
     def rotary(self, start: int, length: int, dtype) -> tuple[torch.Tensor, torch.Tensor]:
-        positions = torch.arange(start, start + length, device=self.inv_freq.device, dtype=torch.float32)
-        freqs = torch.outer(positions, self.inv_freq.float())  # (T, D/2)
-        angles = torch.cat((freqs, freqs), dim=-1)  # (T, D)
-        return angles.cos().to(dtype), angles.sin().to(dtype)
+        """cos, sin (T, D) for positions [start, start+length), from a table grown on demand."""
+        end = start + length
+        table = getattr(self, "_rope_table", None)
+        if table is None or table[0].shape[0] < end or table[0].dtype != dtype or table[0].device != self.inv_freq.device:
+            size = max(end, 256, 2 * table[0].shape[0] if table is not None else 0)
+            positions = torch.arange(size, device=self.inv_freq.device, dtype=torch.float32)
+            freqs = torch.outer(positions, self.inv_freq.float())  # (size, D/2)
+            angles = torch.cat((freqs, freqs), dim=-1)  # (size, D)
+            table = self._rope_table = (angles.cos().to(dtype), angles.sin().to(dtype))
+        return table[0][start:end], table[1][start:end]
 
     def attention_mask(self, start: int, length: int, device) -> torch.Tensor | None:
         """Boolean (T, S) mask of allowed keys, or None when plain causal attention is exact."""

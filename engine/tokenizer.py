@@ -38,6 +38,7 @@ class Tokenizer:
         ids = ([eos] if eos is not None else []) + [i for i in eos_extra if i is not None]
         self.eos_ids: list[int] = list(dict.fromkeys(ids))
         self.vocab_size = backend.get_vocab_size(with_added_tokens=True)
+        self._token_texts: dict[int, str] = {}
 
     @classmethod
     def from_folder(cls, folder: Path, eos_extra=()) -> "Tokenizer":
@@ -62,6 +63,13 @@ class Tokenizer:
         """Token ids of `text`. With add_special_tokens, the tokenizer.json post-processor adds BOS etc.,
         which is what transformers' tokenizer(text) gives."""
         return self.backend.encode(text, add_special_tokens=add_special_tokens).ids
+
+    def token_text(self, token_id: int) -> str:
+        """The text of one token alone (for showing alternatives); cached."""
+        text = self._token_texts.get(token_id)
+        if text is None:
+            text = self._token_texts[token_id] = self.backend.decode([token_id], skip_special_tokens=False)
+        return text
 
     def decode(self, ids: list[int], skip_special_tokens: bool = False) -> str:
         return self.backend.decode(list(ids), skip_special_tokens=skip_special_tokens)
