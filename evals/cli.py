@@ -108,8 +108,8 @@ def cmd_run(args) -> int:
             run_ids = runner.start_many(specs)
         except KeyboardInterrupt:
             progress.close()
-            latest = history.runs(limit=1)
-            hint = f"; `glasslm eval resume {latest[0]['id']}` finishes it" if latest else ""
+            run_id = runner.current_run_id
+            hint = f"; `glasslm eval resume {run_id}` finishes it" if run_id is not None else ""
             print(f"glasslm: interrupted{hint}", file=sys.stderr)
             return 130
         progress.close()

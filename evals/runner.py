@@ -142,6 +142,7 @@ class Runner:
         self.on_progress = on_progress
         self.should_stop = should_stop or (lambda: False)
         self.n_boot = n_boot
+        self.current_run_id: int | None = None  # the run being executed (for "resume N" hints)
 
     # ---- entry points ----------------------------------------------------------------------
     def start(self, spec: RunSpec) -> int:
@@ -211,6 +212,7 @@ class Runner:
             item_limit=spec.limit, n_items=len(items), pid=os.getpid(), machine=machine_info(loaded.info))
 
     def _execute(self, run_id: int, spec: RunSpec, lm: LanguageModel, done: set[str]) -> None:
+        self.current_run_id = run_id
         items = _selected(spec)
         todo = [item for item in items if item.id not in done]
         self.history.update_run(run_id, status="running", pid=os.getpid(), error=None, ended_at=None)
