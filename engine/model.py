@@ -67,7 +67,7 @@ class Attention(nn.Module):
             k, v = cache.write(layer, start, k, v)  # (B, Hkv, S, D), S = start + T
             if k.shape[0] > B:  # a shared prefix run once (batch 1) into a cache sized for a batch
                 k, v = k[:B], v[:B]
-        if T == 1 and capture is None and (mask is None or mask.all()):
+        if T == 1 and capture is None and mask is None:
             # One query token sees every cached key: fold each KV head's query heads into the
             # query-length axis so grouped-query attention reads the cache without copying it.
             q = q.view(B, c.num_key_value_heads, c.n_rep, c.head_dim)  # (B, Hkv, n_rep, D)
