@@ -102,8 +102,28 @@ class Model:
         return self.tokenizer.encode(self.render_chat(messages, add_generation_prompt), add_special_tokens=False)
 
     def chat(self, messages: list[dict], settings: Sampling | None = None, truncate: bool = False) -> Generation:
-        """Render messages with the checkpoint's chat template and stream the assistant's reply."""
-        return self.generate(self.chat_ids(messages), settings, truncate=truncate)
+        """Render messages with the checkpoint's chat template and stream the assistant's reply.
+
+        With truncate, the oldest turns (never the system prompt or the last message) are left out
+        until the prompt and max_new_tokens fit the context window; stats.dropped_messages says how many.
+        """
+        settings = settings or Sampling()
+        messages = list(messages)
+        ids = self.chat_ids(messages)
+        dropped = 0
+        if truncate:
+            context = self.info.context_length
+            budget = context - min(settings.max_new_tokens, context // 2)
+            while len(ids) > budget:
+                first = 1 if messages and messages[0].get("role") == "system" else 0
+                if len(messages) - first <= 1:
+                    break  # only the last message is left: generate() truncates its tokens
+                del messages[first]
+                dropped += 1
+                ids = self.chat_ids(messages)
+        generation = self.generate(ids, settings, truncate=truncate)
+        generation.stats.dropped_messages = dropped
+        return generation
 
     @torch.inference_mode()
     def attention(self, ids: list[int]) -> torch.Tensor:

@@ -57,6 +57,7 @@ class Stats:
     total_s: float = 0.0
     stop_reason: str = ""  # eos | stop | length | context | cancelled
     truncated_prompt_tokens: int = 0  # tokens dropped from the start of the prompt, when asked to truncate
+    dropped_messages: int = 0  # oldest chat turns left out to fit the context, when asked to truncate
 
     def to_dict(self) -> dict:
         return asdict(self)

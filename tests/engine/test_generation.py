@@ -113,3 +113,22 @@ def test_repetition_penalty_changes_greedy_output(checkpoint_factory):
                                                                           stop_on_eos=False))]
     assert plain != penalised
     assert len(set(penalised)) >= len(set(plain))
+
+
+def test_chat_truncation_drops_oldest_turns_and_says_so(checkpoint_factory):
+    model = load(checkpoint_factory, "qwen2")
+    long_turn = "The animal didn't cross the street because it was tired. " * 6
+    messages = [{"role": "system", "content": "Be brief."}]
+    for i in range(12):
+        messages += [{"role": "user", "content": f"{i} {long_turn}"}, {"role": "assistant", "content": long_turn}]
+    messages.append({"role": "user", "content": "Last question?"})
+    assert len(model.chat_ids(messages)) > model.info.context_length
+    settings = engine.Sampling(max_new_tokens=16, stop_on_eos=False)
+    stream = model.chat(messages, settings, truncate=True)
+    assert len(list(stream)) == 16
+    assert stream.stats.dropped_messages > 0
+    assert stream.stats.prompt_tokens <= model.info.context_length - 16
+    import pytest
+
+    with pytest.raises(engine.PromptTooLongError):
+        model.chat(messages, settings)
