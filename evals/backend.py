@@ -12,7 +12,9 @@ and generation with settings. Tests use small fakes; other backends can plug in.
 - requests sharing one context (the choices of a multiple-choice item) go through
   `model.continuation_logprobs`, which runs the context once; the rest are sorted by
   length (longest first), right-padded, and run one forward per batch with the
-  log-softmax taken only at continuation positions.
+  log-softmax taken only at continuation positions;
+- inputs longer than the context window lose their first tokens (lm-eval's left
+  truncation); generation prompts likewise.
 
 Results do not depend on the batch size (up to float rounding). This module does not know
 about suites, scoring or the database.
@@ -96,7 +98,10 @@ class EngineBackend:
         padded: list[_Encoded] = []
         shared = hasattr(self.model, "continuation_logprobs")
         for context, group in by_context.items():
-            if shared and len(group) > 1 and all(e.continuation for e in group):
+            longest = len(context) + max(len(e.continuation) for e in group)
+            fits = not self.context_length or longest <= self.context_length
+            # Too long for the window: the padded path truncates from the left, as lm-eval does.
+            if shared and fits and len(group) > 1 and all(e.continuation for e in group):
                 scores = self.model.continuation_logprobs(list(context), [list(e.continuation) for e in group])
                 for e, s in zip(group, scores):
                     results[e.index] = (float(s.logprob), bool(s.greedy))
@@ -161,7 +166,10 @@ class EngineBackend:
         text = self.render(prompt)
         ids = self._encode(text) if self.use_chat_template else self._prefix() + self._encode(text)
         sampling = engine.Sampling(**{k: v for k, v in settings.items() if k in SAMPLING_FIELDS and v is not None})
-        generation = self.model.generate(ids, sampling)
+        try:  # drop the start of a prompt longer than the context window instead of failing
+            generation = self.model.generate(ids, sampling, truncate=True)
+        except TypeError:  # a model whose generate() has no truncate option
+            generation = self.model.generate(ids, sampling)
         return "".join(token.text for token in generation)
 
     # ---- tokens ---------------------------------------------------------------------------

@@ -124,3 +124,11 @@ class _NoShared:
         if name == "continuation_logprobs":
             raise AttributeError(name)
         return getattr(self._m, name)
+
+
+def test_too_long_inputs_are_truncated_from_the_left(model):
+    b = EngineBackend(model)
+    long_context = "To be, or not to be, that is the question. " * 40  # beyond the 256-token window
+    [(lp, _), (lq, _)] = b.loglikelihood([(long_context, " yes"), (long_context, " no")])
+    assert math.isfinite(lp) and math.isfinite(lq)
+    assert isinstance(b.generate(long_context, {"max_new_tokens": 2}), str)
