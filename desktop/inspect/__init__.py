@@ -1,0 +1,1 @@
+"""Views that look inside the model: per-token probabilities and attention heatmaps."""
