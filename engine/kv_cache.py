@@ -36,3 +36,9 @@ class KVCache:
         self.keys[layer][:, :, start:end] = k
         self.values[layer][:, :, start:end] = v
         return self.keys[layer][:, :, :end], self.values[layer][:, :, :end]
+
+    def write_at(self, layer: int, position: torch.Tensor, k: torch.Tensor, v: torch.Tensor):
+        """Store one step's k, v (B, n_kv, 1, D) at a position held in a (1,) tensor; return the whole buffers."""
+        self.keys[layer].index_copy_(2, position, k)
+        self.values[layer].index_copy_(2, position, v)
+        return self.keys[layer], self.values[layer]

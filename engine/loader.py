@@ -40,11 +40,12 @@ def default_model_path() -> Path:
     return found[0] if found else preferred
 
 
-def load(path=None, device: str = "auto", precision: str = "auto", **quant_options) -> Model:
+def load(path=None, device: str = "auto", precision: str = "auto", decode: str = "auto", **quant_options) -> Model:
     """Load a model folder. device: auto|cpu|cuda[:N]; precision: auto|fp32|bf16|fp16|int8|nf4|fp4.
 
     quant_options (int8/nf4/fp4): int8_threshold=6.0, double_quant=False, compute_dtype=None,
-    blocksize=64, quantize_embeddings=False.
+    blocksize=64, quantize_embeddings=False. decode: auto|eager|static|compiled (auto: compiled
+    on CUDA, where torch.compile captures the step as a CUDA graph; eager on the CPU).
     """
     folder = Path(path).expanduser() if path is not None else default_model_path()
     if not folder.exists():
@@ -103,7 +104,9 @@ def load(path=None, device: str = "auto", precision: str = "auto", **quant_optio
         fingerprint=fingerprint(folder, config_path.read_text(encoding="utf-8"), entries),
         name=folder.name,
     )
-    return Model(network, tokenizer, info, target, compute_dtype, generation_config)
+    model = Model(network, tokenizer, info, target, compute_dtype, generation_config)
+    model.set_decode_mode(decode if decode != "auto" else ("compiled" if target.type == "cuda" else "eager"))
+    return model
 
 
 def _optional_json(path: Path) -> dict:

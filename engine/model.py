@@ -63,6 +63,11 @@ class Attention(nn.Module):
         q = apply_rotary(q.transpose(1, 2), cos, sin)  # (B, H, T, D)
         k = apply_rotary(k.transpose(1, 2), cos, sin)  # (B, Hkv, T, D)
         v = v.transpose(1, 2)  # (B, Hkv, T, D)
+        if isinstance(start, torch.Tensor):  # static decode: a position tensor, the whole cache, a key mask
+            k, v = cache.write_at(layer, start, k, v)  # (B, Hkv, max_len, D)
+            q = q.view(B, c.num_key_value_heads, c.n_rep, c.head_dim)  # (B, Hkv, n_rep, D)
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask)  # (B, Hkv, n_rep, D)
+            return self.o_proj(y.reshape(B, 1, c.num_attention_heads * c.head_dim))
         if cache is not None:
             k, v = cache.write(layer, start, k, v)  # (B, Hkv, S, D), S = start + T
             if k.shape[0] > B:  # a shared prefix run once (batch 1) into a cache sized for a batch
@@ -168,19 +173,37 @@ class Transformer(nn.Module):
             mask &= key_pos > query_pos - window
         return mask  # (T, S)
 
+    def _static_position(self, position: torch.Tensor, max_len: int, dtype):
+        """cos, sin (1, D) and the key mask (1, max_len) for a position held in a tensor (no host sync)."""
+        cos_table, sin_table = self._rope_table  # prepared by prepare_static
+        cos, sin = cos_table.index_select(0, position), sin_table.index_select(0, position)  # (1, D)
+        key_pos = self._key_positions[:max_len]  # (S,)
+        mask = key_pos <= position
+        if self.config.sliding_window is not None:
+            mask = mask & (key_pos > position - self.config.sliding_window)
+        return cos, sin, mask[None, :]  # (1, S)
+
+    def prepare_static(self, max_len: int, dtype):
+        """Build the tables a static decode step reads, so the step itself has no Python-side branching."""
+        self.rotary(0, max_len, dtype)
+        self._key_positions = torch.arange(max_len, device=self.inv_freq.device)
+
     def forward(
         self,
         input_ids: torch.Tensor,  # (B, T)
         cache: KVCache | None = None,
-        start: int = 0,
+        start: int | torch.Tensor = 0,  # a (1,) tensor means one static decode step over the whole cache
         last_only: bool = False,
         capture: list | None = None,
     ) -> torch.Tensor:
         """Logits (B, T, V), or (B, 1, V) with last_only. With a cache, positions start at `start`."""
         B, T = input_ids.shape
         x = self.model.embed_tokens(input_ids)  # (B, T, C)
-        cos, sin = self.rotary(start, T, x.dtype)
-        mask = self.attention_mask(start, T, x.device)
+        if isinstance(start, torch.Tensor):  # static decode step (see decode_static)
+            cos, sin, mask = self._static_position(start, cache.max_len, x.dtype)
+        else:
+            cos, sin = self.rotary(start, T, x.dtype)
+            mask = self.attention_mask(start, T, x.device)
         if mask is None and capture is not None and T == 1 and start > 0:
             mask = torch.ones(1, start + 1, dtype=torch.bool, device=x.device)
         for i, layer in enumerate(self.model.layers):

@@ -35,6 +35,18 @@ class Model:
         self._cache: KVCache | None = None
         self._cached_ids: list[int] = []  # token ids whose keys/values fill the cache's first positions
         self._epoch = 0  # bumped by each prefill; a stale Generation notices it
+        self.decode_mode = "eager"  # eager | static | compiled (see set_decode_mode)
+        self._static_step = None  # the (possibly compiled) one-token step over the current cache
+        self._step_token = self._step_position = None  # device tensors the static step reads
+
+    def set_decode_mode(self, mode: str):
+        """eager: plain forward per token; static: a fixed-shape step over the whole cache with the
+        position in a device tensor (no Python branching, no host sync inside the step); compiled: the
+        static step through torch.compile (CUDA graphs on a GPU)."""
+        if mode not in ("eager", "static", "compiled"):
+            raise EngineError(f"unknown decode mode {mode!r}; use eager, static or compiled")
+        self.decode_mode = mode
+        self._static_step = None
 
     # ---- public API -------------------------------------------------------------------------
     @property
@@ -160,6 +172,7 @@ class Model:
             self._cache = None
             self._cached_ids = []
             self._cache = self._allocate_cache(max(length, needed_len))
+            self._static_step = None
         reused = _common_prefix(self._cached_ids, prompt_ids)
         reused = min(reused, len(prompt_ids) - 1)  # at least one token must run to get logits
         self._cached_ids = []  # invalid until this generation finishes
@@ -169,8 +182,28 @@ class Model:
 
     def decode_step(self, token_id: int, position: int, epoch: int | None = None) -> torch.Tensor:
         """Feed one token at `position`; return the next logits (V,)."""
+        if self.decode_mode != "eager":
+            if self._static_step is None:
+                self._static_step = self._build_static_step()
+            self._step_token.fill_(token_id)
+            self._step_position.fill_(position)
+            return self._static_step(self._step_token, self._step_position)[0, -1]
         step = torch.tensor([[token_id]], dtype=torch.long, device=self.device)  # (1, 1)
         return self.network(step, cache=self._cache, start=position, last_only=True)[0, -1]
+
+    def _build_static_step(self):
+        cache, network = self._cache, self.network
+        network.prepare_static(cache.max_len, self.compute_dtype)
+        self._step_token = torch.zeros(1, 1, dtype=torch.long, device=self.device)  # (1, 1)
+        self._step_position = torch.zeros(1, dtype=torch.long, device=self.device)  # (1,)
+
+        def step(token, position):
+            return network(token, cache=cache, start=position, last_only=True)  # (1, 1, V)
+
+        if self.decode_mode == "compiled":
+            mode = "reduce-overhead" if self.device.type == "cuda" else "default"
+            return torch.compile(step, mode=mode, fullgraph=True, dynamic=False)
+        return step
 
     def note_cached(self, ids: list[int], filled: int):
         assert len(ids) == filled, (len(ids), filled)

@@ -132,3 +132,26 @@ def test_chat_truncation_drops_oldest_turns_and_says_so(checkpoint_factory):
 
     with pytest.raises(engine.PromptTooLongError):
         model.chat(messages, settings)
+
+
+def test_static_decode_step_matches_eager(checkpoint_factory):
+    for arch, overrides in (("llama", {}), ("mistral", {"sliding_window": 24}), ("qwen3", {})):
+        path = checkpoint_factory(arch, **overrides)
+        eager = engine.load(path, device="cpu", precision="fp32", decode="eager")
+        static = engine.load(path, device="cpu", precision="fp32", decode="static")
+        prompt = eager.tokenizer.encode("To be, or not to be")
+        settings = engine.Sampling(max_new_tokens=40, stop_on_eos=False)
+        expected = [t.id for t in eager.generate(prompt, settings)]
+        assert [t.id for t in static.generate(prompt, settings)] == expected, arch
+        # a follow-up generation reuses the cache and the prepared step
+        assert [t.id for t in static.generate(prompt + expected[:5], settings)] == \
+               [t.id for t in eager.generate(prompt + expected[:5], settings)]
+
+
+def test_compiled_decode_step_matches_eager(checkpoint_factory):
+    path = checkpoint_factory("llama")
+    eager = engine.load(path, device="cpu", precision="fp32", decode="eager")
+    compiled = engine.load(path, device="cpu", precision="fp32", decode="compiled")
+    prompt = eager.tokenizer.encode("The animal")
+    settings = engine.Sampling(max_new_tokens=12, stop_on_eos=False)
+    assert [t.id for t in compiled.generate(prompt, settings)] == [t.id for t in eager.generate(prompt, settings)]
