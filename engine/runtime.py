@@ -7,6 +7,7 @@ It does not read files (see loader.py) or pick tokens (see sampling.py).
 """
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 
@@ -187,7 +188,15 @@ class Model:
                 self._static_step = self._build_static_step()
             self._step_token.fill_(token_id)
             self._step_position.fill_(position)
-            return self._static_step(self._step_token, self._step_position)[0, -1]
+            try:
+                return self._static_step(self._step_token, self._step_position)[0, -1]
+            except Exception as err:  # torch.compile failing on some layer type: keep going uncompiled
+                if self.decode_mode != "compiled":
+                    raise
+                logging.getLogger(__name__).warning("torch.compile of the decode step failed (%s); using the "
+                                                    "uncompiled static step", err)
+                self.set_decode_mode("static")
+                return self.decode_step(token_id, position)
         step = torch.tensor([[token_id]], dtype=torch.long, device=self.device)  # (1, 1)
         return self.network(step, cache=self._cache, start=position, last_only=True)[0, -1]
 
@@ -202,7 +211,7 @@ class Model:
 
         if self.decode_mode == "compiled":
             mode = "reduce-overhead" if self.device.type == "cuda" else "default"
-            return torch.compile(step, mode=mode, fullgraph=True, dynamic=False)
+            return torch.compile(step, mode=mode, dynamic=False)
         return step
 
     def note_cached(self, ids: list[int], filled: int):
