@@ -1,0 +1,162 @@
+"""The Evaluate page: pick suites and a settings matrix, run it with progress, stop, resume,
+and see the results of what just ran.
+
+It assembles `MatrixForm` (what to run), `ProgressPanel` (Run/Stop/Resume and the bar),
+`ResultsView` (read back from the database) and a `MessageBar` for errors a user can cause
+(a suite that does not validate, a model that fails to load or runs out of memory half-way,
+a database locked by a command-line run). The runs themselves go through `RunHost`.
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QHBoxLayout, QScrollArea, QSplitter, QVBoxLayout, QWidget
+
+from evals.errors import EvalError
+from evals.runner import engine_loader
+from evals.suite import user_suites_dir
+
+from ..message_bar import MessageBar
+from ..pages import AppContext
+from .matrix_form import MatrixForm
+from .progress_panel import ProgressPanel
+from .queries import resumable_runs
+from .results_view import ResultsView
+from .run_host import Job, JobEnd, RunHost
+from .tasks import Tasks
+
+
+class EvaluatePage(QWidget):
+    job_ended = Signal(object)  # JobEnd, after the page has shown it
+
+    def __init__(self, context: AppContext, loader=engine_loader, items_per_batch: int = 8,
+                 parent: QWidget | None = None):
+        """loader: how runs load models (evals.runner.Loader; tests pass wrappers)."""
+        super().__init__(parent)
+        self.setObjectName("evaluatePage")
+        self.context, self.history = context, context.history
+        self.host = RunHost(self.history, loader, items_per_batch)
+        self.tasks = Tasks(self)
+        self.message_bar = MessageBar()
+        self.form = MatrixForm(context.settings, context.default_model, user_suites_dir(self.history.path))
+        self.progress = ProgressPanel()
+        self.results = ResultsView(self.history, self.tasks)
+        self._pending: dict[int, tuple] = {}  # run id -> specs not started when it stopped or failed
+        self._job_runs: list[int] = []  # runs of the job in progress, in the order they started
+        self._total = 0  # runs the job in progress will start or resume
+
+        form_scroll = QScrollArea()
+        form_scroll.setWidgetResizable(True)
+        form_scroll.setWidget(self.form)
+        form_scroll.setMinimumWidth(330)
+        right = QWidget()
+        column = QVBoxLayout(right)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.progress)
+        column.addWidget(self.results, 1)
+        split = QSplitter()
+        split.addWidget(form_scroll)
+        split.addWidget(right)
+        split.setStretchFactor(1, 1)
+        split.setSizes([340, 900])
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.message_bar)
+        body = QHBoxLayout()
+        body.addWidget(split)
+        layout.addLayout(body, 1)
+
+        self.form.error.connect(self.show_error)
+        self.results.error.connect(self.show_error)
+        self.progress.run_clicked.connect(self.run_matrix)
+        self.progress.stop_clicked.connect(self.stop)
+        self.progress.resume_clicked.connect(self.resume)
+        self.host.progress.connect(self._on_progress)
+        self.host.ended.connect(self._on_ended)
+        self.refresh_resumable()
+
+    # ---- actions ------------------------------------------------------------------------------
+    def run_matrix(self) -> bool:
+        """Run every ticked combination; False (with a message) when the form has a mistake."""
+        self.message_bar.clear()
+        try:
+            specs = self.form.specs()
+        except EvalError as err:
+            self.show_error(str(err))
+            return False
+        return self._submit(Job(tuple(specs), label=f"{len(specs)} run{'s' if len(specs) > 1 else ''}"))
+
+    def add_suite_file(self, path) -> bool:
+        """Validate a suite file and tick it; False (with the validator's message) when it is bad."""
+        try:
+            self.form.add_suite_file(path)
+        except EvalError as err:
+            self.show_error(str(err))
+            return False
+        return True
+
+    def resume(self, run_id: int) -> bool:
+        self.message_bar.clear()
+        rest = self._pending.pop(run_id, ())
+        return self._submit(Job(tuple(rest), resume=run_id, label=f"resuming run {run_id}"))
+
+    def stop(self):
+        self.host.cancel()
+        self.progress.status.setText("Stopping after the batch in progress…")
+
+    def show_error(self, text: str):
+        self.message_bar.show_error(text)
+
+    def refresh_resumable(self, select: int | None = None):
+        try:
+            runs = resumable_runs(self.history)
+        except EvalError as err:
+            self.show_error(str(err))
+            runs = []
+        self.progress.set_resumable(runs, select)
+
+    def shutdown(self):
+        self.host.shutdown()
+        self.tasks.shutdown()
+
+    # ---- host signals -------------------------------------------------------------------------
+    def _submit(self, job: Job) -> bool:
+        if not self.host.submit(job):
+            self.show_error("a run is already in progress; stop it or wait for it to finish")
+            return False
+        self._job_runs = [job.resume] if job.resume is not None else []
+        self._total = len(job.specs) + (job.resume is not None)
+        self.progress.set_busy(True, f"Starting {job.label}: loading the model…")
+        return True
+
+    def _on_progress(self, p):
+        if p.run_id not in self._job_runs:
+            self._job_runs.append(p.run_id)
+        position = f"{self._job_runs.index(p.run_id) + 1} of {self._total} · " if self._total > 1 else ""
+        self.progress.show_progress(p, position)
+
+    def _on_ended(self, end: JobEnd):
+        self.progress.set_busy(False)
+        if self.progress.bar.maximum() == 0:  # nothing was scored (e.g. the model did not load)
+            self.progress.bar.setRange(0, 1)
+        if end.outcome == "finished":
+            self.progress.bar.setValue(self.progress.bar.maximum())
+        last = end.last_run
+        if end.outcome == "finished":
+            n = len(end.run_ids)
+            self.progress.status.setText(f"Finished {n} run{'s' if n != 1 else ''}. Every run is also on the "
+                                         "History page.")
+        elif end.outcome == "stopped":
+            if last is not None:
+                self._pending[last] = end.not_started
+            left = f" and starts the {len(end.not_started)} runs not begun yet" if end.not_started else ""
+            self.progress.status.setText(f"Stopped. Run {last} keeps its finished items; Resume finishes it{left}.")
+        else:
+            if last is not None:
+                self._pending[last] = end.not_started
+            hint = (f" Finished items are kept; in this window, pick run {last} under Unfinished run and "
+                    "press Resume.") if last is not None else ""
+            self.show_error(end.message.rstrip(".") + "." + hint)
+            self.progress.status.setText("The run failed; see the message above.")
+        self.refresh_resumable(select=last if end.outcome != "finished" else None)
+        if end.run_ids:
+            self.results.set_runs(list(end.run_ids))
+        self.job_ended.emit(end)
