@@ -43,6 +43,7 @@ class EvaluatePage(QWidget):
         self._pending: dict[int, tuple] = {}  # run id -> specs not started when it stopped or failed
         self._job_runs: list[int] = []  # runs of the job in progress, in the order they started
         self._total = 0  # runs the job in progress will start or resume
+        self._closing = False
 
         form_scroll = QScrollArea()
         form_scroll.setWidgetResizable(True)
@@ -114,6 +115,8 @@ class EvaluatePage(QWidget):
         self.progress.set_resumable(runs, select)
 
     def shutdown(self):
+        """Stop a run in progress (it is marked interrupted and can be resumed) and end the threads."""
+        self._closing = True
         self.host.shutdown()
         self.tasks.shutdown()
 
@@ -134,6 +137,8 @@ class EvaluatePage(QWidget):
         self.progress.show_progress(p, position)
 
     def _on_ended(self, end: JobEnd):
+        if self._closing:
+            return
         self.progress.set_busy(False)
         if self.progress.bar.maximum() == 0:  # nothing was scored (e.g. the model did not load)
             self.progress.bar.setRange(0, 1)
