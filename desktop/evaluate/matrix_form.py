@@ -37,7 +37,12 @@ class MatrixForm(QWidget):
         self.settings, self.default_model, self.suites_dir = settings, Path(default_model), suites_dir
         self.suites = QListWidget()
         self.suites.setObjectName("suiteList")
-        self.suites.setMaximumHeight(180)
+        self.suites.setMaximumHeight(130)
+        self.suite_info = QLabel()
+        self.suite_info.setObjectName("suiteInfo")
+        self.suite_info.setWordWrap(True)
+        self.suite_info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.suites.currentItemChanged.connect(self._describe)
         add_suite = QPushButton("Add suite file…")
         add_suite.clicked.connect(self._ask_suite_file)
         self.models = QListWidget()
@@ -63,7 +68,7 @@ class MatrixForm(QWidget):
         self.summary.setObjectName("matrixSummary")
         self.summary.setWordWrap(True)
 
-        suites_box = _group("Suites", self.suites, add_suite)
+        suites_box = _group("Suites", self.suites, self.suite_info, add_suite)
         models_box = _group("Models", self.models, add_model)
         grid = QGridLayout()
         for i, box in enumerate(self.precisions.values()):
@@ -109,8 +114,10 @@ class MatrixForm(QWidget):
         for row in range(self.suites.count()):
             if self.suites.item(row).data(PATH_ROLE) == str(suite.path):
                 self.suites.item(row).setCheckState(Qt.CheckState.Checked)
+                self.suites.setCurrentRow(row)
                 return
         self._add_suite_item(f"{suite.id}  v{suite.version} · {len(suite.items)} items (file)", suite.path, None, True)
+        self.suites.setCurrentRow(self.suites.count() - 1)
 
     def add_model(self, path: str | Path, checked: bool = True) -> None:
         for row in range(self.models.count()):
@@ -129,6 +136,8 @@ class MatrixForm(QWidget):
             item = self.suites.item(row)
             stem = Path(item.data(PATH_ROLE)).stem
             item.setCheckState(Qt.CheckState.Checked if stem in suite_ids else Qt.CheckState.Unchecked)
+            if stem == (suite_ids[:1] or [None])[0]:
+                self.suites.setCurrentItem(item)
 
     def set_precisions(self, names: list[str]):
         for name, box in self.precisions.items():
@@ -170,6 +179,22 @@ class MatrixForm(QWidget):
         self.changed.emit()
 
     # ---- helpers ------------------------------------------------------------------------------
+    def _describe(self, item: QListWidgetItem | None, _previous=None):
+        """The highlighted suite's description, or why its file does not validate."""
+        if item is None:
+            self.suite_info.clear()
+            return
+        error = item.data(ERROR_ROLE)
+        if error:
+            self.suite_info.setText(f"<span style='color:#b91c1c'>{_escape(error)}</span>")
+            return
+        try:
+            suite = load_suite(Path(item.data(PATH_ROLE)))
+        except SuiteError as err:
+            self.suite_info.setText(f"<span style='color:#b91c1c'>{_escape(str(err))}</span>")
+            return
+        self.suite_info.setText(f"<b>{_escape(suite.title)}</b> — {_escape(suite.description)}")
+
     def _add_suite_item(self, text: str, path: Path, error: str | None, checked: bool):
         item = QListWidgetItem(text)
         item.setData(PATH_ROLE, str(path))
@@ -213,6 +238,10 @@ def _numbers(text: str, kind, label: str) -> list:
     if not values:
         raise EvalError(f"{label} is empty; give at least one value")
     return values
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _group(title: str, *widgets: QWidget) -> QGroupBox:

@@ -235,11 +235,43 @@ def test_history_compares_fp32_with_nf4_and_exports_csv(qtbot, pages, context, t
     first = context.history.results(fp32)[0]
     assert rows[0]["item_id"] == first["item_id"] and rows[0]["output"] == first["output"]
 
+    for fmt_name in ("json", "md"):
+        out = tmp_path / f"runs.{fmt_name}"
+        with qtbot.waitSignal(history.exported, timeout=30000):
+            history.export_runs_to([fp32, nf4], fmt_name, out)
+        text = out.read_text(encoding="utf-8")
+        if fmt_name == "json":
+            data = json.loads(text)
+            assert [d["run"]["id"] for d in data] == [fp32, nf4] and len(data[1]["results"]) == 24
+            assert data[0]["report"] == context.history.run(fp32)["metrics"]
+        else:
+            assert text.count("## Overall") == 2 and "| accuracy |" in text
+    assert "Exported to" in history.message_bar.text()
+
     single = tmp_path / "one.csv"
     with qtbot.waitSignal(history.exported, timeout=30000):
         history.export_runs_to([fp32], "csv", single)
     cli.main(["export", str(fp32), "--format", "csv", "--db", str(context.history.path), "-o", str(tmp_path / "c.csv")])
     assert single.read_text(encoding="utf-8") == (tmp_path / "c.csv").read_text(encoding="utf-8")
+
+
+def test_history_lists_every_run_and_shows_one(qtbot, pages, context, tmp_path):
+    evaluate = pages(EvaluatePage, context)
+    prepare(evaluate, tiny_suite(tmp_path, n_items=4), precisions=("fp32", "bf16"))
+    end = run_and_wait(qtbot, evaluate)
+    history = pages(HistoryPage, context)
+    assert [history.runs_model.rows[i]["id"] for i in range(2)] == sorted(end.run_ids, reverse=True)
+    history.filter.setText("bf16")
+    assert history.runs_proxy.rowCount() == 1
+    history.filter.clear()
+    with qtbot.waitSignal(history.results.loaded, timeout=30000):
+        history.select_runs([end.run_ids[1]])
+    assert history.tabs.currentIndex() == 0 and not history.tabs.isTabEnabled(1)
+    assert history.results.run_ids() == [end.run_ids[1]]
+    assert history.results.items_model.rowCount() == 8  # 4 items x 2 variants
+    table = history.runs_table
+    table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
+    assert history.runs_proxy.index(0, 0).data() == str(end.run_ids[0])
 
 
 def test_a_bad_suite_gets_a_clear_message(qtbot, pages, context, tmp_path):
@@ -256,6 +288,8 @@ def test_a_bad_suite_gets_a_clear_message(qtbot, pages, context, tmp_path):
     listed = [page.form.suites.item(i) for i in range(page.form.suites.count())]
     broken = next(item for item in listed if item.text().startswith("broken"))
     assert "(invalid)" in broken.text() and "line 2" in broken.toolTip()
+    page.form.suites.setCurrentItem(broken)
+    assert "line 2" in page.form.suite_info.text()
     page.message_bar.clear()
     page.form.tick_suites(["broken"])
     assert not page.run_matrix() and "line 2" in page.message_bar.text() and not page.host.busy
