@@ -33,7 +33,7 @@ def open_history(path: str | None) -> tuple[History, str]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    from PySide6.QtCore import QSettings
+    from PySide6.QtCore import QSettings, Qt
     from PySide6.QtWidgets import QApplication
 
     from .main_window import MainWindow
@@ -51,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
                               args.device or settings.value("model/device") or "auto",
                               args.precision or settings.value("model/precision") or "auto")
     window = MainWindow(settings, history, default_model, model=request, notice=notice)
+    window.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)  # freed on the GUI thread, never by a late GC
     window.show()
     _close_on_ctrl_c(window)
     try:
