@@ -19,7 +19,7 @@ from ..message_bar import MessageBar
 from ..pages import AppContext
 from .matrix_form import MatrixForm
 from .progress_panel import ProgressPanel
-from .queries import resumable_runs
+from .queries import RESUMABLE, resumable_runs
 from .results_view import ResultsView
 from .run_host import Job, JobEnd, RunHost
 from .tasks import Tasks
@@ -120,6 +120,12 @@ class EvaluatePage(QWidget):
         self.host.shutdown()
         self.tasks.shutdown()
 
+    def _resumable(self, run_id: int) -> bool:
+        try:
+            return self.history.run(run_id)["status"] in RESUMABLE
+        except EvalError:
+            return False
+
     # ---- host signals -------------------------------------------------------------------------
     def _submit(self, job: Job) -> bool:
         if not self.host.submit(job):
@@ -144,22 +150,25 @@ class EvaluatePage(QWidget):
             self.progress.bar.setRange(0, 1)
         if end.outcome == "finished":
             self.progress.bar.setValue(self.progress.bar.maximum())
-        last = end.last_run
+        last = end.last_run if end.outcome != "finished" else None
+        if last is not None and not self._resumable(last):
+            last = None  # it stopped or failed between runs: nothing half-done to resume
+        if last is not None:
+            self._pending[last] = end.not_started
+        waiting = (f" {len(end.not_started)} run{'s' if len(end.not_started) != 1 else ''} of the matrix did not "
+                   "start" + (", Resume starts them too." if last is not None else "; press Run to start over.")
+                   if end.not_started else "")
         if end.outcome == "finished":
             n = len(end.run_ids)
             self.progress.status.setText(f"Finished {n} run{'s' if n != 1 else ''}. Every run is also on the "
                                          "History page.")
         elif end.outcome == "stopped":
-            if last is not None:
-                self._pending[last] = end.not_started
-            left = f" and starts the {len(end.not_started)} runs not begun yet" if end.not_started else ""
-            self.progress.status.setText(f"Stopped. Run {last} keeps its finished items; Resume finishes it{left}.")
+            kept = f"Run {last} keeps its finished items; Resume finishes it." if last is not None else ""
+            self.progress.status.setText(f"Stopped. {kept}{waiting}")
         else:
-            if last is not None:
-                self._pending[last] = end.not_started
             hint = (f" Finished items are kept; in this window, pick run {last} under Unfinished run and "
                     "press Resume.") if last is not None else ""
-            self.show_error(end.message.rstrip(".") + "." + hint)
+            self.show_error(end.message.rstrip(".") + "." + hint + waiting)
             self.progress.status.setText("The run failed; see the message above.")
         self.refresh_resumable(select=last if end.outcome != "finished" else None)
         if end.run_ids:

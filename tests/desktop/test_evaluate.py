@@ -158,31 +158,36 @@ def test_runs_a_suite_shows_the_stored_metrics_and_drills_into_an_item(qtbot, pa
     assert page.results.items_proxy.rowCount() == 2  # two variants of one item
 
 
-def test_stop_then_resume_finishes_the_same_run(qtbot, pages, context, tmp_path):
+def test_stop_then_resume_finishes_the_run_and_the_rest_of_the_matrix(qtbot, pages, context, tmp_path):
     gate = Gate(n=2)
     page = pages(EvaluatePage, context, loader=gate.loader, items_per_batch=3)
-    prepare(page, tiny_suite(tmp_path))
-    with qtbot.waitSignal(page.job_ended, timeout=60000) as ended:
-        page.run_matrix()
-        qtbot.waitUntil(lambda: gate.calls >= 2, timeout=30000)  # the second batch is waiting
-        assert page.progress.stop_button.isEnabled() and not page.progress.run_button.isEnabled()
-        qtbot.mouseClick(page.progress.stop_button, Qt.MouseButton.LeftButton)
-        gate.open()
+    prepare(page, tiny_suite(tmp_path), precisions=("fp32", "bf16"))
+    try:
+        with qtbot.waitSignal(page.job_ended, timeout=60000) as ended:
+            page.run_matrix()
+            qtbot.waitUntil(lambda: gate.calls >= 2 and "items/s" in page.progress.status.text(), timeout=30000)
+            assert page.progress.stop_button.isEnabled() and not page.progress.run_button.isEnabled()
+            assert "1 of 2" in page.progress.status.text() and page.progress.bar.value() >= 1
+            qtbot.mouseClick(page.progress.stop_button, Qt.MouseButton.LeftButton)
+            gate.open()
+    finally:
+        gate.open()  # never leave the worker waiting
     end = ended.args[0]
     run_id = end.run_ids[0]
-    assert end.outcome == "stopped"
+    assert end.outcome == "stopped" and len(end.not_started) == 1
     stopped = context.history.run(run_id)
     assert stopped["status"] == "interrupted" and stopped["n_done"] == 6 and stopped["metrics"] is None
     assert page.progress.resumable.currentData() == run_id and page.progress.resume_button.isEnabled()
-    assert "Resume" in page.progress.status.text()
+    assert "Resume finishes it" in page.progress.status.text() and "1 run of the matrix" in page.progress.status.text()
 
     end = run_and_wait(qtbot, page, lambda: qtbot.mouseClick(page.progress.resume_button, Qt.MouseButton.LeftButton))
-    assert end.outcome == "finished" and end.run_ids == (run_id,)
-    done = context.history.run(run_id)
-    assert done["status"] == "finished" and done["n_done"] == 12 and done["metrics"]
-    assert len(context.history.runs()) == 1 and page.progress.resumable.count() == 0
+    assert end.outcome == "finished" and end.run_ids[0] == run_id and len(end.run_ids) == 2
+    runs = {r["id"]: r for r in context.history.runs()}
+    assert len(runs) == 2 and all(r["status"] == "finished" and r["n_done"] == 12 for r in runs.values())
+    assert runs[end.run_ids[1]]["settings"]["precision"] == "bf16"
+    assert page.progress.resumable.count() == 0
     wait_results(qtbot, page.results)
-    assert page.results.run_ids() == [run_id] and not page.results.reports[0].partial
+    assert page.results.run_ids() == list(end.run_ids) and not page.results.reports[0].partial
 
 
 def test_a_failure_half_way_is_shown_and_the_run_resumes(qtbot, pages, context, tmp_path):
