@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtGui import QKeySequence, QShortcut
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QSplitter, QTabWidget, QVBoxLayout, QWidget
 
 from evals.history import History
@@ -62,6 +63,8 @@ class ChatPage(QWidget):
         self._attention_title = ""
         self._follow_live = False
         self._connect()
+        QShortcut(QKeySequence.StandardKey.New, self, self.new_chat)
+        QShortcut(QKeySequence(Qt.Key.Key_Escape), self, self.session.stop)
         self.restore_state()
 
     def _layout(self):
@@ -100,7 +103,7 @@ class ChatPage(QWidget):
         s.reply_saved.connect(self._on_reply_saved)
         self.composer.send_requested.connect(self._send)
         self.composer.resend_requested.connect(self._resend)
-        self.composer.stop_requested.connect(s.stop)
+        self.composer.stop_requested.connect(s.stop)  # also Esc; Ctrl+N starts a new chat
         view.edit_requested.connect(self._begin_edit)
         view.tokens_requested.connect(self.show_tokens)
         view.attention_requested.connect(self.show_attention)

@@ -37,6 +37,7 @@ class Composer(QWidget):
         self.send_button.setDefault(True)
         self.send_button.clicked.connect(self.submit)
         self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip("Stop the reply (Esc); what was written so far is kept")
         self.stop_button.clicked.connect(self.stop_requested)
         self.stop_button.setEnabled(False)
         self.edit_banner = QLabel()

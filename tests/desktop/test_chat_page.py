@@ -103,6 +103,8 @@ def test_restart_finds_the_conversation_by_search(qtbot, make_window, send):
     assert [m["role"] for m in path] == ["user", "assistant"]
     assert len(second.chat_page.chat_view.widgets) == 2
     assert second.chat_page.settings_panel.form.temperature.value() == 0.5  # its settings came back
+    second.chat_page.show_tokens(path[-1]["id"])  # the token view works from what was stored
+    assert len(second.chat_page.token_view.strip.tokens) == path[-1]["stats"]["generated_tokens"]
     conversations.search.setText("no such words anywhere")
     assert conversations.list.count() == 0
 
