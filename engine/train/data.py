@@ -32,8 +32,8 @@ class Document:
 
 @dataclass(frozen=True)
 class Split:
-    train: list[Document]
-    val: list[Document]
+    train: list[Document]  # documents the model and tokenizer learn from
+    val: list[Document]  # whole documents held out for validation loss
 
 
 # A speaker line as the Gutenberg plays write it: "Hor." or "FIRST WITCH." alone on a line.

@@ -39,7 +39,7 @@ class TrainSettings:
     log_every: int = 10  # steps between progress lines
     seed: int = 1234  # seeds init, data order and the split
     bf16_autocast: bool = True  # bfloat16 matmuls (about 2-5x faster on CPUs with AMX/AVX512-BF16)
-    max_minutes: float = 0.0  # stop (and export the best checkpoint) after this long; 0 = no limit
+    max_minutes: float = 0.0  # training-time budget across resumes: the cosine ends by then and training stops; 0 = none
 
 
 @dataclass(frozen=True)

@@ -65,11 +65,18 @@ def add_residual_dropout(model: Transformer, p: float) -> list:
     return [m.register_forward_hook(hook) for layer in model.model.layers for m in (layer.self_attn, layer.mlp)]
 
 
-def lr_at(step: int, s: TrainSettings) -> float:
-    """Learning rate of step `step` (1-based): linear warmup, then cosine down to lr * min_lr_ratio."""
+def lr_at(step: int, s: TrainSettings, elapsed_s: float = 0.0) -> float:
+    """Learning rate of step `step` (1-based): linear warmup, then cosine down to lr * min_lr_ratio.
+
+    With a time budget (max_minutes) the cosine follows whichever is further along, the steps or
+    the clock, so a run slowed down by a busy machine still ends with a decayed learning rate.
+    """
     if step <= s.warmup_steps:
         return s.lr * step / max(1, s.warmup_steps)
-    progress = min(1.0, (step - s.warmup_steps) / max(1, s.steps - s.warmup_steps))
+    progress = (step - s.warmup_steps) / max(1, s.steps - s.warmup_steps)
+    if s.max_minutes > 0:
+        progress = max(progress, elapsed_s / (s.max_minutes * 60))
+    progress = min(1.0, progress)
     floor = s.lr * s.min_lr_ratio
     return floor + 0.5 * (s.lr - floor) * (1 + math.cos(math.pi * progress))
 
@@ -165,12 +172,12 @@ class Trainer:
         last = min(s.steps, until) if until is not None else s.steps
         T = self.model.config.max_position_embeddings
         self.model.train()
-        started = time.perf_counter() - r.elapsed_s
-        session_start = time.perf_counter()  # max_minutes limits this invocation, not the whole run
+        started = time.perf_counter() - r.elapsed_s  # elapsed_s and max_minutes count across resumes
+        budget_s = s.max_minutes * 60 if s.max_minutes > 0 else math.inf
         window_tokens, window_start = 0, time.perf_counter()
-        while r.step < last:
+        while r.step < last and r.elapsed_s < budget_s:
             step = r.step + 1
-            lr = lr_at(step, s)
+            lr = lr_at(step, s, r.elapsed_s)
             for group in self.optimizer.param_groups:
                 group["lr"] = lr
             inputs, targets = random_batch(self.train_stream, s.batch_size, T, self.generator)
@@ -185,11 +192,11 @@ class Trainer:
             if step % s.log_every == 0 or step == s.steps:
                 now = time.perf_counter()
                 rate = window_tokens / max(1e-9, now - window_start)
-                eta = (s.steps - step) * inputs.numel() / max(rate, 1e-9)
+                eta = min((s.steps - step) * inputs.numel() / max(rate, 1e-9), budget_s - r.elapsed_s)
                 self.log(f"{_bar(step, s.steps)} step {step}/{s.steps} | loss {loss.item():.4f} | "
                          f"lr {lr:.2e} | grad {grad_norm:.2f} | {rate:,.0f} tok/s | eta {eta / 60:.1f} min")
                 window_tokens, window_start = 0, now
-            out_of_time = s.max_minutes > 0 and time.perf_counter() - session_start > s.max_minutes * 60
+            out_of_time = r.elapsed_s >= budget_s
             if step % s.eval_every == 0 or step == s.steps or out_of_time:
                 val = evaluate(self.model, self.val_batches, s.bf16_autocast)
                 better = not r.best_val_loss <= val  # also true while best is nan
@@ -199,10 +206,9 @@ class Trainer:
                          + (" | best" if better else f" | best {r.best_val_loss:.4f} @ {r.best_step}"))
             if step % s.checkpoint_every == 0 or step == last or out_of_time:
                 self.save_checkpoint()
-            if out_of_time and step < s.steps:
-                r.stopped_early = True
-                self.log(f"stopping at step {step}: max_minutes={s.max_minutes} reached")
-                break
+        r.stopped_early = r.step < s.steps and r.elapsed_s >= budget_s
+        if r.stopped_early:
+            self.log(f"stopping at step {r.step}: the {s.max_minutes}-minute budget is spent")
         return r
 
 
