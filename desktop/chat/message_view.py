@@ -20,6 +20,21 @@ from .tree import ConversationTree
 CODE_BACKGROUND = QColor("#f3f4f6")
 
 
+def keep_line_breaks(markdown: str) -> str:
+    """Make each single newline a hard line break (outside code fences).
+
+    Models write verse and lists line by line; plain Markdown would join those lines into one
+    paragraph, so the reply would not look like what the model wrote."""
+    lines, fenced = markdown.split("\n"), False
+    for i, line in enumerate(lines[:-1]):
+        if line.lstrip().startswith(("```", "~~~")):
+            fenced = not fenced
+            continue
+        if not fenced and line.strip() and lines[i + 1].strip() and not line.endswith("  "):
+            lines[i] = line + "  "
+    return "\n".join(lines)
+
+
 class MarkdownView(QTextBrowser):
     """Read-only Markdown that grows to fit its text (the surrounding column scrolls, not it)."""
 
@@ -38,7 +53,7 @@ class MarkdownView(QTextBrowser):
         if text == self._markdown:
             return
         self._markdown = text
-        self.setMarkdown(text)
+        self.setMarkdown(keep_line_breaks(text))
         self._shade_code_blocks()
 
     def markdown(self) -> str:

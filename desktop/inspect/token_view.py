@@ -26,6 +26,11 @@ def probability_color(p: float) -> QColor:
     return QColor.fromHsvF(0.33 * p, 0.45, 1.0)
 
 
+def percent(p: float) -> str:
+    """Two significant digits, so a tiny probability reads 0.042% rather than 0.0%."""
+    return f"{p * 100:.2g}%"
+
+
 def visible(text: str) -> str:
     return text.replace("\n", "↵").replace("\t", "→")
 
@@ -44,10 +49,10 @@ def tooltip_html(token: engine.Token) -> str:
     for alt in token.top:
         chosen = " ◀" if alt.id == token.id else ""
         rows.append(f"<tr><td><code>{html.escape(repr(alt.text))}</code></td>"
-                    f"<td align='right'>{probability(alt.logprob):.1%}</td><td>{chosen}</td></tr>")
+                    f"<td align='right'>{percent(probability(alt.logprob))}</td><td>{chosen}</td></tr>")
     if token.top and all(alt.id != token.id for alt in token.top):
         rows.append(f"<tr><td colspan=3><i>chosen token was not in the top {len(token.top)} (sampling)</i></td></tr>")
-    return (f"<b><code>{html.escape(label)}</code></b> (id {token.id}): p = {probability(token.logprob):.1%}"
+    return (f"<b><code>{html.escape(label)}</code></b> (id {token.id}): p = {percent(probability(token.logprob))}"
             f"<br>Top alternatives:<table>{''.join(rows)}</table>")
 
 

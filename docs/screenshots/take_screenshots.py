@@ -27,8 +27,10 @@ from desktop.main_window import MainWindow  # noqa: E402
 from evals.history import History  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
-CHAT_PROMPTS = ["Speak to me of the sea.", "And what of the stars?"]
-COMPARE_PROMPT = "What is love?"
+SYSTEM_PROMPT = "[A room in the castle.]"  # bard-mini's chat template makes this a stage direction
+CHAT_PROMPTS = ["What news from the court, good friend?", "Wilt thou love me still?"]
+COMPARE_PROMPT = "Wilt thou love me still?"
+SAMPLING = {"temperature": 0.8, "top_p": 0.95, "repetition_penalty": 1.1, "max_new_tokens": 80, "seed": 1}
 
 
 class Driver:
@@ -59,7 +61,8 @@ class Driver:
 
     def send_first(self):
         settings = self.page.settings_panel
-        settings.form.set_values({"temperature": 0.7, "top_p": 0.9, "max_new_tokens": 60, "seed": 4})
+        settings.form.set_values(SAMPLING)
+        settings.system_prompt_edit.setPlainText(SYSTEM_PROMPT)
         self.send(CHAT_PROMPTS[0])
 
     def send_second(self):
@@ -79,7 +82,9 @@ class Driver:
 
     def shoot_tokens(self):
         strip = self.page.token_view.strip
-        unsure = min(range(len(strip.tokens)), key=lambda i: strip.tokens[i].logprob)
+        tokens = strip.tokens
+        in_top = [i for i, t in enumerate(tokens) if t.text.strip() and any(a.id == t.id for a in t.top[1:])]
+        unsure = min(in_top or range(len(tokens)), key=lambda i: tokens[i].logprob)  # a close call
         target = strip.rects[unsure].center().toPoint()
         strip.clicked.emit(unsure)
         strip.selected = unsure
@@ -107,8 +112,9 @@ class Driver:
         self.window.show_page("Compare")
         compare = self.window.compare_page
         compare.prompt.setPlainText(COMPARE_PROMPT)
-        compare.sides[0].form.set_values({"temperature": 0.0, "max_new_tokens": 80})
-        compare.sides[1].form.set_values({"temperature": 1.2, "top_p": 1.0, "max_new_tokens": 80, "seed": 7})
+        compare.system_prompt.setText(SYSTEM_PROMPT)
+        compare.sides[0].form.set_values({**SAMPLING, "temperature": 0.0, "top_p": 1.0, "seed": None})
+        compare.sides[1].form.set_values({**SAMPLING, "temperature": 1.0, "seed": 5})
         compare.run_finished.connect(lambda: self.next())
         compare.run()
 
@@ -122,6 +128,9 @@ class Driver:
 
 
 def main() -> int:
+    import torch
+
+    torch.set_num_threads(1)  # our build machines share two cores; more threads only fight each other
     parser = argparse.ArgumentParser()
     parser.add_argument("--model", default=str(engine.default_model_path()))
     parser.add_argument("--out", default=str(HERE))

@@ -8,7 +8,7 @@ from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtGui import QMouseEvent
 from PySide6.QtWidgets import QApplication
 
-from desktop.inspect.token_view import probability_color, tooltip_html
+from desktop.inspect.token_view import percent, probability_color, tooltip_html
 
 
 def hover(widget, point: QPointF):
@@ -31,13 +31,17 @@ def test_token_view_colors_tokens_and_shows_alternatives(qtbot, make_window, sen
     hover(view.strip, view.strip.rects[0].center())
     assert "Top alternatives" in view.detail.text()
     token = view.strip.tokens[0]
-    assert f"{math.exp(token.top[0].logprob):.1%}" in view.detail.text()
+    assert percent(math.exp(token.top[0].logprob)) in view.detail.text()
     assert view.strip.token_at(view.strip.rects[0].center()) == 0
     assert view.strip.token_at(QPoint(-5, -5).toPointF()) == -1
 
 
 def test_probability_colors_run_from_red_to_green():
     assert probability_color(0.0).hueF() < 0.02 and abs(probability_color(1.0).hueF() - 0.33) < 0.01
+
+
+def test_percentages_keep_two_significant_digits():
+    assert (percent(0.823), percent(0.015), percent(0.00042)) == ("82%", "1.5%", "0.042%")
 
 
 def test_tooltip_says_when_the_sampled_token_was_outside_the_top(qtbot):
@@ -84,3 +88,12 @@ def test_attention_of_a_user_message_marks_its_tokens(qtbot, make_window, send):
         page.show_attention(user_id)
     start, end = ready.args[1].span
     assert 0 < start < end == len(ready.args[1].tokens)  # after the system prompt, up to its end
+
+
+def test_replies_keep_their_line_breaks_but_code_stays_verbatim():
+    from desktop.chat.message_view import keep_line_breaks
+
+    text = "Shall I compare thee\nto a summer's day?\n\n```python\nx = 1\ny = 2\n```\n- a\n- b"
+    out = keep_line_breaks(text)
+    assert "compare thee  \nto a summer's day?\n\n" in out
+    assert "```python\nx = 1\ny = 2\n```" in out
