@@ -63,6 +63,7 @@ class Loaded:
     info: engine.ModelInfo
     memory: dict
     seconds: float
+    defaults: dict = field(default_factory=dict)  # the checkpoint's suggested sampling (generation_config.json)
 
 
 @dataclass(frozen=True)
@@ -140,7 +141,8 @@ class ModelWorker(QObject):
             self.load_failed.emit(self._load_error)
             return
         self.model, self._load_error = model, ""
-        self.loaded.emit(Loaded(request, model.info, model.memory(), time.perf_counter() - started))
+        defaults = model.default_sampling().to_dict()
+        self.loaded.emit(Loaded(request, model.info, model.memory(), time.perf_counter() - started, defaults))
         self._devices(DevicesRequest())  # free memory changed
 
     def _chat(self, request: ChatRequest):

@@ -184,7 +184,14 @@ class SettingsPanel(QWidget):
         values = {**self.form.values(), "system_prompt": self.system_prompt()}
         self.settings.setValue(f"{self.key}/settings", json.dumps(values))
 
+    def use_model_defaults(self, defaults: dict):
+        """On first use (nothing saved yet), start from the checkpoint's suggested sampling."""
+        if self.settings.value(f"{self.key}/settings") is None and not self._defaults_applied:
+            self._defaults_applied = True
+            self.form.set_values({k: v for k, v in defaults.items() if k != "max_new_tokens"})
+
     def restore(self):
+        self._defaults_applied = False
         text = self.settings.value(f"{self.key}/settings")
         try:
             values = json.loads(text) if text else {}

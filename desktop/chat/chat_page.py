@@ -114,6 +114,7 @@ class ChatPage(QWidget):
         self.conversations.error.connect(self.message_bar.show_error)
         self.model_panel.error.connect(self.message_bar.show_error)
         self.host.loading.connect(lambda _r: self.message_bar.clear())
+        self.host.loaded.connect(lambda result: self.settings_panel.use_model_defaults(result.defaults))
         self.host.attention_ready.connect(self._on_attention)
         self.host.failed.connect(self._on_failed)
 

@@ -41,3 +41,18 @@ def test_named_presets_can_be_saved_applied_and_deleted(qtbot, make_window, sett
     assert "careful-one" not in panel.presets.names()
     panel.delete_preset("Greedy")  # built-ins stay
     assert "Greedy" in panel.presets.names()
+
+
+def test_first_run_starts_from_the_checkpoints_suggested_sampling(qtbot, make_window, checkpoint_factory, tmp_path):
+    import json
+
+    folder = checkpoint_factory("llama", seed=3)
+    suggested = {"do_sample": True, "temperature": 0.8, "top_p": 0.95, "repetition_penalty": 1.1}
+    config = json.loads((folder / "generation_config.json").read_text())
+    (folder / "generation_config.json").write_text(json.dumps({**config, **suggested}))
+    window = make_window(default_model=folder)
+    form = window.chat_page.settings_panel.form
+    assert (form.temperature.value(), form.top_p.value(), form.repetition_penalty.value()) == (0.8, 0.95, 1.1)
+    form.temperature.setValue(0.2)
+    window.close()
+    assert make_window(default_model=folder).chat_page.settings_panel.form.temperature.value() == 0.2
