@@ -34,12 +34,21 @@ def settle(seconds: float = 0.5):
     wait_until(lambda t=time.monotonic() + seconds: time.monotonic() > t)
 
 
+class Ran:
+    """Stands in for a JobEnd when the runs come from an existing database."""
+
+    def __init__(self, run_ids: list[int]):
+        self.run_ids = tuple(run_ids)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=str(engine.default_model_path()))
     parser.add_argument("--precisions", default="fp32,nf4")
     parser.add_argument("--limit", type=int, default=60, help="items per suite")
     parser.add_argument("--out", default="docs/screenshots")
+    parser.add_argument("--db", help="reuse the calibration and prompt-sensitivity runs of this database instead of "
+                                     "running them (no mid-run screenshot)")
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -48,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     from ..main_window import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
-    history = History.open(folder / "history.db")
+    history = History.open(args.db or folder / "history.db")
     settings = QSettings(str(folder / "settings.ini"), QSettings.Format.IniFormat)
     window = MainWindow(settings, history, Path(args.model), autoload=False)
     window.resize(1400, 900)
@@ -73,8 +82,14 @@ def main(argv: list[str] | None = None) -> int:
         settle()
         return ended[0]
 
-    calibration = run("calibration")
-    sensitivity = run("prompt-sensitivity", shot_midway="evaluate.png")
+    if args.db:
+        calibration, sensitivity = (Ran(sorted(r["id"] for r in history.runs() if r["suite_id"] == suite))
+                                    for suite in ("calibration", "prompt-sensitivity"))
+        page.results.set_runs(list(sensitivity.run_ids))
+        wait_until(lambda: not page.tasks.busy())
+    else:
+        calibration = run("calibration")
+        sensitivity = run("prompt-sensitivity", shot_midway="evaluate.png")
     page.results.tabs.setCurrentIndex(2)
     settle()
     window.grab().save(str(out / "evaluate-sensitivity.png"))
@@ -93,17 +108,18 @@ def main(argv: list[str] | None = None) -> int:
 
     window.show_page("History")
     hist = window.history_page
-    hist.select_runs(list(calibration.run_ids))
+    hist.select_runs(list(sensitivity.run_ids))
     wait_until(lambda: not hist.tasks.busy())
     settle()
     window.grab().save(str(out / "history-compare.png"))
-    hist.select_runs(list(sensitivity.run_ids[:1]))
+    hist.select_runs(list(calibration.run_ids[:1]))
     wait_until(lambda: not hist.tasks.busy())
     settle()
     window.grab().save(str(out / "history.png"))
+    path = history.path
     window.close()
     history.close()
-    print(f"screenshots in {out}; database {folder / 'history.db'}")
+    print(f"screenshots in {out}; database {path}")
     return 0
 
 
