@@ -32,6 +32,8 @@ def register(subparsers):
     bench.add_argument("--repeats", type=int, default=3, help="alternating runs per implementation (medians)")
     bench.add_argument("--compare-hf", action="store_true", help="also time transformers' generate()")
     bench.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
+    bench.add_argument("--decode", default="auto", choices=("auto", "eager", "static", "compiled"),
+                       help="engine decode step (auto: compiled on CUDA, eager on CPU)")
     bench.set_defaults(handler=run_bench)
 
 
@@ -50,7 +52,7 @@ def run_bench(args) -> int:
               f"device {device}, torch {torch.__version__}")
         print(f"memory bandwidth (tensor copy): {bandwidth / 1e9:.1f} GB/s")
         print(f"model: {folder} | prompt {args.prompt_tokens} tokens | {args.new_tokens} new tokens | "
-              f"{args.repeats} alternating runs, medians\n")
+              f"decode {args.decode} | {args.repeats} alternating runs, medians\n")
         print("| precision | impl | decode tok/s | prefill tok/s | first token ms | bandwidth share | peak MiB | ratio |")
         print("|---|---|---|---|---|---|---|---|")
         for precision in args.precision.split(","):
@@ -59,12 +61,12 @@ def run_bench(args) -> int:
 
 
 def bench_one(folder: Path, precision: str, device: str, args, bandwidth: float):
-    model = engine.load(folder, device=device, precision=precision)
+    model = engine.load(folder, device=device, precision=precision, decode=args.decode)
     rng = random.Random(0)
     prompt = [rng.randrange(3, model.info.vocab_size) for _ in range(args.prompt_tokens)]
     hf_model = load_transformers(folder, model.info.precision, device) if args.compare_hf else None
     ours, theirs = Timing(), Timing()
-    time_engine(model, prompt[:8], 4, Timing())  # warm-up
+    time_engine(model, prompt, 4, Timing())  # warm-up (and, with --decode compiled, the compile)
     if hf_model is not None:
         time_transformers(hf_model, prompt[:8], 4, Timing(), device)
     for _ in range(args.repeats):
