@@ -127,8 +127,10 @@ def main(argv=None) -> int:
         theirs, their_s, their_preds = run_lm_eval(model, folder, items, args.batch_size, add_bos)
     differ = sorted(k for k in our_preds if their_preds.get(k) != our_preds[k])
     print(f"model {model}, suite {args.suite}, {len(items)} items, fp32 on CPU, add_bos_token={add_bos}")
-    print(f"glasslm  accuracy {ours:.4f}  wall {our_s:.1f} s (model load included)")
-    print(f"lm-eval  accuracy {theirs:.4f}  wall {their_s:.1f} s (model load included)")
+    n = len(items)
+    print(f"glasslm  accuracy {ours:.4f}  wall {our_s:.1f} s  {n / our_s:.1f} items/s (model load included)")
+    print(f"lm-eval  accuracy {theirs:.4f}  wall {their_s:.1f} s  {n / their_s:.1f} items/s (model load included)")
+    print(f"speed ratio: {their_s / our_s:.2f}x")
     print(f"items with different predictions: {len(differ)}" + (f" ({', '.join(differ[:10])})" if differ else ""))
     return 0 if abs(ours - theirs) < 1e-9 else 1
 
