@@ -31,3 +31,12 @@ class PromptTooLongError(EngineError):
 
 class OutOfMemoryError(EngineError):
     """The model or its cache did not fit in the device's memory."""
+
+
+def is_out_of_memory(err: BaseException) -> bool:
+    """True for torch's CUDA OOM and for the CPU allocator's 'can't allocate memory' RuntimeError."""
+    import torch
+
+    if isinstance(err, torch.OutOfMemoryError | MemoryError):
+        return True
+    return isinstance(err, RuntimeError) and "can't allocate memory" in str(err)

@@ -8,6 +8,7 @@ tensor. It does not generate or sample.
 """
 from __future__ import annotations
 
+import gc
 import os
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from torch import nn
 from .checkpoint import TensorEntry, fingerprint, iter_tensors, read_json, tensor_index, weight_files
 from .config import ModelConfig, rope_inverse_frequencies
 from .devices import FLOAT_DTYPES, QUANTIZED, resolve_device, resolve_precision
-from .errors import EngineError, ModelFormatError, OutOfMemoryError
+from .errors import ModelFormatError, OutOfMemoryError, is_out_of_memory
 from .model import Transformer
 from .runtime import Model
 from .tokenizer import Tokenizer
@@ -44,7 +45,7 @@ def load(path=None, device: str = "auto", precision: str = "auto", decode: str =
     """Load a model folder. device: auto|cpu|cuda[:N]; precision: auto|fp32|bf16|fp16|int8|nf4|fp4.
 
     quant_options (int8/nf4/fp4): int8_threshold=6.0, double_quant=False, compute_dtype=None,
-    blocksize=64, quantize_embeddings=False. decode: auto|eager|static|compiled (auto: compiled
+    blocksize=64, quantize_lm_head=False (untied lm_head only). decode: auto|eager|static|compiled (auto: compiled
     on CUDA, where torch.compile captures the step as a CUDA graph; eager on the CPU).
     """
     folder = Path(path).expanduser() if path is not None else default_model_path()
@@ -84,11 +85,14 @@ def load(path=None, device: str = "auto", precision: str = "auto", decode: str =
             compute_dtype = FLOAT_DTYPES[chosen]
             _load_float(network, entries, compute_dtype, target)
         network.inv_freq = rope_inverse_frequencies(config).to(target)
-    except torch.OutOfMemoryError:
-        network = None
+    except (torch.OutOfMemoryError, MemoryError, RuntimeError) as err:
+        if not is_out_of_memory(err):
+            raise
+        network = None  # drop every tensor placed so far before reporting
+        gc.collect()
         if target.type == "cuda":
             torch.cuda.empty_cache()
-        raise OutOfMemoryError(_oom_message(entries, target))
+        raise OutOfMemoryError(_oom_message(entries, target)) from None
     network.eval()
     info = ModelInfo(
         path=str(folder.resolve()),

@@ -28,7 +28,7 @@ class QuantOptions:
     int8_threshold: float = 6.0  # LLM.int8 outlier threshold: activations above it stay in 16-bit
     blocksize: int = 64  # 4-bit: values per absmax block
     double_quant: bool = False  # 4-bit: quantize the absmax constants too (saves ~0.4 bit/param)
-    quantize_embeddings: bool = False  # reserved: embeddings and lm_head stay in the compute dtype
+    quantize_lm_head: bool = False  # also quantize an untied lm_head (embeddings and norms always stay)
 
     @classmethod
     def from_kwargs(cls, options: dict) -> "QuantOptions":
@@ -67,14 +67,26 @@ def compute_dtype(device: torch.device, override=None) -> torch.dtype:
     return torch.float32
 
 
-def swap_projections(network: nn.Module, precision: str, options: QuantOptions, dtype: torch.dtype):
+CPU_4BIT_ROW_BLOCK = 32  # bitsandbytes' CPU 4-bit kernel packs output rows in blocks of 32
+
+
+def swap_projections(network: nn.Module, precision: str, options: QuantOptions, dtype: torch.dtype,
+                     device: torch.device):
     """Replace every projection nn.Linear with an (empty, meta) bitsandbytes layer."""
     b = bnb()
+    targets = PROJECTIONS + (("lm_head",) if options.quantize_lm_head else ())
+    if options.quantize_lm_head and not hasattr(network, "lm_head"):
+        raise PrecisionError("quantize_lm_head needs an untied lm_head; this model shares it with the embeddings")
     for name, module in list(network.named_modules()):
         leaf = name.rsplit(".", 1)[-1]
-        if not (isinstance(module, nn.Linear) and leaf in PROJECTIONS):
+        if not (isinstance(module, nn.Linear) and leaf in targets):
             continue
         has_bias = module.bias is not None
+        if precision != "int8" and device.type == "cpu" and module.out_features % CPU_4BIT_ROW_BLOCK:
+            raise PrecisionError(
+                f"{precision} on the CPU needs layer sizes divisible by {CPU_4BIT_ROW_BLOCK} (a limit of bitsandbytes' "
+                f"CPU kernel), but {name} has {module.out_features} outputs; use int8, or a GPU"
+            )
         if precision == "int8":
             layer = b.nn.Linear8bitLt(module.in_features, module.out_features, bias=has_bias,
                                       has_fp16_weights=False, threshold=options.int8_threshold, device="meta")
@@ -82,7 +94,8 @@ def swap_projections(network: nn.Module, precision: str, options: QuantOptions, 
             layer = b.nn.Linear4bit(module.in_features, module.out_features, bias=has_bias, compute_dtype=dtype,
                                     compress_statistics=options.double_quant, quant_type=precision,
                                     quant_storage=torch.uint8, device="meta")
-        network.get_submodule(name.rpartition(".")[0]).register_module(leaf, layer)
+        parent = network.get_submodule(name.rpartition(".")[0]) if "." in name else network
+        parent.register_module(leaf, layer)
 
 
 def load_quantized(network: nn.Module, entries: dict[str, TensorEntry], precision: str, device: torch.device,
@@ -96,7 +109,7 @@ def load_quantized(network: nn.Module, entries: dict[str, TensorEntry], precisio
         from .prequantized import options_from_config
 
         options = options_from_config(prequantized_config, options)
-    swap_projections(network, precision, options, dtype)
+    swap_projections(network, precision, options, dtype, device)
     wanted = {name for name, _ in network.named_parameters()}
     if prequantized_config:
         from .prequantized import load_prequantized

@@ -224,8 +224,11 @@ class Model:
         try:
             return KVCache.allocate(c.num_hidden_layers, 1, c.num_key_value_heads, length, c.head_dim,
                                     self.compute_dtype, self.device)
-        except torch.OutOfMemoryError:
-            from .errors import OutOfMemoryError
+        except (torch.OutOfMemoryError, MemoryError, RuntimeError) as err:
+            from .errors import OutOfMemoryError, is_out_of_memory
+
+            if not is_out_of_memory(err):
+                raise
 
             raise OutOfMemoryError(
                 f"the key/value cache for {length} tokens does not fit in {self.device} memory; "

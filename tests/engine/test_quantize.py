@@ -102,3 +102,19 @@ def test_cpu_has_no_cuda_precision_surprises(base):
     if torch.cuda.is_available():
         pytest.skip("CPU-only check")
     assert engine.load(base, precision="auto").info.precision == "fp32"
+
+
+def test_lm_head_quantized_only_when_asked(base, checkpoint_factory):
+    from bitsandbytes.nn import Linear8bitLt
+
+    plain = engine.load(base, device="cpu", precision="int8")
+    assert type(plain.network.lm_head) is torch.nn.Linear
+    asked = engine.load(base, device="cpu", precision="int8", quantize_lm_head=True)
+    assert isinstance(asked.network.lm_head, Linear8bitLt)
+    assert len(list(asked.generate([1, 2, 3], engine.Sampling(max_new_tokens=4, stop_on_eos=False)))) == 4
+    if asked.info.vocab_size % 32:  # bitsandbytes' CPU 4-bit kernel cannot hold this layer: say so
+        with pytest.raises(engine.PrecisionError, match="divisible by 32.*lm_head"):
+            engine.load(base, device="cpu", precision="nf4", quantize_lm_head=True)
+    tied = checkpoint_factory("llama", tie_word_embeddings=True)
+    with pytest.raises(engine.PrecisionError, match="untied lm_head"):
+        engine.load(tied, device="cpu", precision="nf4", quantize_lm_head=True)

@@ -60,3 +60,33 @@ def test_nf4_load_peak_memory_stays_below_quantized_size_plus_largest_layer(tmp_
           f"quantized weights {result['weights'] / 2**20:.0f} MiB, fp32 model {full_precision / 2**20:.0f} MiB")
     assert growth < bound
     assert growth < full_precision
+
+
+CAPPED = textwrap.dedent("""
+    import resource, sys
+    import engine
+    def vm_size():
+        for line in open("/proc/self/status"):
+            if line.startswith("VmSize"):
+                return int(line.split()[1]) * 1024
+    cap = vm_size() + 150 * 2**20  # room for well under the 382 MiB an fp32 load needs
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
+    try:
+        engine.load(sys.argv[1], device="cpu", precision="fp32")
+    except engine.OutOfMemoryError as err:
+        print("OOM:", err)
+        resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
+        model = engine.load(sys.argv[1], device="cpu", precision="nf4")  # the process is still usable
+        print("then nf4 loaded:", model.info.precision)
+""")
+
+
+def test_out_of_memory_while_loading_is_a_clear_error_with_sizes(tmp_path):
+    write_random_checkpoint(tmp_path / "big")
+    out = subprocess.run([sys.executable, "-c", CAPPED, str(tmp_path / "big")], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "OOM: the model did not fit in cpu memory" in out.stdout
+    assert "nf4 ~" in out.stdout and "choose a smaller precision" in out.stdout
+    assert "then nf4 loaded: nf4" in out.stdout
+    assert "Traceback" not in out.stderr
