@@ -83,13 +83,10 @@ class ChatSession(QObject):
         try:
             if self.conversation_id is None:
                 self._create_conversation(text, sampling, system_prompt)
-            user_id = self.history.add_message(self.conversation_id, "user", text, parent_id=self.leaf_id)
         except HistoryError as err:
             self.error.emit(str(err))
             return False
-        self._reload(leaf=user_id)
-        self._start_reply(user_id)
-        return True
+        return self._add_user_and_reply(text, parent_id=self.leaf_id)
 
     def regenerate(self) -> bool:
         """A new reply to the last user message on the shown path (a sibling of the old reply)."""
@@ -105,9 +102,12 @@ class ChatSession(QObject):
         """Branch: a new user message beside `message_id` (same parent), then a reply to it."""
         if message_id not in self.tree.by_id or not self._can_start():
             return False
-        parent = self.tree.by_id[message_id].get("parent_id")
+        return self._add_user_and_reply(text, parent_id=self.tree.by_id[message_id].get("parent_id"))
+
+    def _add_user_and_reply(self, text: str, parent_id: int | None) -> bool:
+        """Save the user's message (before any reply, so nothing typed is lost), then start the reply."""
         try:
-            user_id = self.history.add_message(self.conversation_id, "user", text, parent_id=parent)
+            user_id = self.history.add_message(self.conversation_id, "user", text, parent_id=parent_id)
         except HistoryError as err:
             self.error.emit(str(err))
             return False
