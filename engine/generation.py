@@ -73,67 +73,67 @@ class Generation:
         started = time.perf_counter()
         stats.prompt_tokens = len(self.prompt_ids)
         seen = torch.tensor(self.prompt_ids, dtype=torch.long, device=model.device)
-        with model.lock, torch.inference_mode():
-            logits, reused = model.prefill(self.prompt_ids, len(self.prompt_ids) + self.max_new)  # (V,)
-            stats.reused_prompt_tokens = reused
-            prefill_done = time.perf_counter()
-            stats.prefill_tokens_per_s = (len(self.prompt_ids) - reused) / max(prefill_done - started, 1e-9)
-            position = len(self.prompt_ids)
-            generated: list[int] = []
-            first_token_at = None
-            stop_reason = "length" if not self.context_limited else "context"
-            while len(generated) < self.max_new:
-                if self._cancelled:
-                    stop_reason = "cancelled"
-                    break
-                logprobs = logits.float().log_softmax(-1)  # (V,)
-                if s.repetition_penalty != 1.0 and generated:
-                    seen = torch.cat((seen, torch.tensor(generated[-1:], device=seen.device)))
-                token_id = choose(logits.float(), s, generator, seen)
-                generated.append(token_id)
-                top = torch.topk(logprobs, TOP_ALTERNATIVES)
-                alternatives = tuple(
-                    Alternative(i, model.tokenizer.token_text(i), v)
-                    for v, i in zip(top.values.tolist(), top.indices.tolist())
-                )
-                token = Token(token_id, "", float(logprobs[token_id]), alternatives)
-                if first_token_at is None:
-                    first_token_at = time.perf_counter()
-                    stats.time_to_first_token_s = first_token_at - started
-                if token_id in eos:
-                    stop_reason = "eos"
-                    yield from self._release(pending, emitted_text, final=True)[0]
-                    pending = []
-                    yield token
-                    break
-                delta = stream.push(token_id)
-                pending.append(Token(token.id, delta, token.logprob, token.top))
-                pending_text = "".join(t.text for t in pending)
-                hit = _find_stop(emitted_text + pending_text, s.stop, len(emitted_text))
-                if hit is not None:
-                    stop_reason = "stop"
-                    cut = hit - len(emitted_text)
-                    out, _ = self._release(pending, emitted_text, final=True, cut=cut)
-                    yield from out
-                    pending = []
-                    break
-                out, pending = self._release(pending, emitted_text, final=False, holdback=stop_holdback - 1)
-                for t in out:
-                    emitted_text += t.text
-                    yield t
-                if len(generated) >= self.max_new:
-                    break
-                logits = model.decode_step(token_id, position)  # (V,)
-                position += 1
-            tail = stream.flush() if stop_reason not in ("stop",) else ""
-            if pending or tail:
-                out, _ = self._release(pending, emitted_text, final=True)
-                out = list(out)
-                if tail and out:
-                    out[-1] = Token(out[-1].id, out[-1].text + tail, out[-1].logprob, out[-1].top)
+        # The model takes its lock inside each step, never across a yield.
+        logits, reused, epoch = model.prefill(self.prompt_ids, len(self.prompt_ids) + self.max_new)  # (V,)
+        stats.reused_prompt_tokens = reused
+        prefill_done = time.perf_counter()
+        stats.prefill_tokens_per_s = (len(self.prompt_ids) - reused) / max(prefill_done - started, 1e-9)
+        position = len(self.prompt_ids)
+        generated: list[int] = []
+        first_token_at = None
+        stop_reason = "length" if not self.context_limited else "context"
+        while len(generated) < self.max_new:
+            if self._cancelled:
+                stop_reason = "cancelled"
+                break
+            logprobs = logits.float().log_softmax(-1)  # (V,)
+            if s.repetition_penalty != 1.0 and generated:
+                seen = torch.cat((seen, torch.tensor(generated[-1:], device=seen.device)))
+            token_id = choose(logits.float(), s, generator, seen)
+            generated.append(token_id)
+            top = torch.topk(logprobs, TOP_ALTERNATIVES)
+            alternatives = tuple(
+                Alternative(i, model.tokenizer.token_text(i), v)
+                for v, i in zip(top.values.tolist(), top.indices.tolist())
+            )
+            token = Token(token_id, "", float(logprobs[token_id]), alternatives)
+            if first_token_at is None:
+                first_token_at = time.perf_counter()
+                stats.time_to_first_token_s = first_token_at - started
+            if token_id in eos:
+                stop_reason = "eos"
+                yield from self._release(pending, emitted_text, final=True)[0]
+                pending = []
+                yield token
+                break
+            delta = stream.push(token_id)
+            pending.append(Token(token.id, delta, token.logprob, token.top))
+            pending_text = "".join(t.text for t in pending)
+            hit = _find_stop(emitted_text + pending_text, s.stop, len(emitted_text))
+            if hit is not None:
+                stop_reason = "stop"
+                cut = hit - len(emitted_text)
+                out, _ = self._release(pending, emitted_text, final=True, cut=cut)
                 yield from out
-            fed = position - len(self.prompt_ids)  # generated tokens whose keys/values are in the cache
-            model.note_cached(self.prompt_ids + generated[:fed], position)
+                pending = []
+                break
+            out, pending = self._release(pending, emitted_text, final=False, holdback=stop_holdback - 1)
+            for t in out:
+                emitted_text += t.text
+                yield t
+            if len(generated) >= self.max_new:
+                break
+            logits = model.decode_step(token_id, position, epoch)  # (V,)
+            position += 1
+        tail = stream.flush() if stop_reason not in ("stop",) else ""
+        if pending or tail:
+            out, _ = self._release(pending, emitted_text, final=True)
+            out = list(out)
+            if tail and out:
+                out[-1] = Token(out[-1].id, out[-1].text + tail, out[-1].logprob, out[-1].top)
+            yield from out
+        fed = position - len(self.prompt_ids)  # generated tokens whose keys/values are in the cache
+        model.note_cached(self.prompt_ids + generated[:fed], position, epoch)
         finished = time.perf_counter()
         stats.generated_tokens = len(generated)
         stats.stop_reason = stop_reason

@@ -165,8 +165,14 @@ class Model:
             torch.cuda.empty_cache()
 
     # ---- used by Generation -----------------------------------------------------------------
-    def prefill(self, prompt_ids: list[int], needed_len: int) -> tuple[torch.Tensor, int]:
-        """Fill the cache with prompt_ids (reusing a cached prefix); return the last logits (V,) and reused count."""
+    @torch.inference_mode()
+    def prefill(self, prompt_ids: list[int], needed_len: int) -> tuple[torch.Tensor, int, int]:
+        """Fill the cache with prompt_ids (reusing a cached prefix); return the last logits (V,), the
+        reused count and this generation's epoch (the cache belongs to the newest generation)."""
+        with self.lock:
+            return self._prefill(prompt_ids, needed_len)
+
+    def _prefill(self, prompt_ids: list[int], needed_len: int):
         self._epoch += 1
         if self._cache is None or self._cache.max_len < needed_len:
             length = min(-(-needed_len // CACHE_BLOCK) * CACHE_BLOCK, self.info.context_length)
@@ -179,10 +185,20 @@ class Model:
         self._cached_ids = []  # invalid until this generation finishes
         fresh = torch.tensor([prompt_ids[reused:]], dtype=torch.long, device=self.device)  # (1, T)
         logits = self.network(fresh, cache=self._cache, start=reused, last_only=True)  # (1, 1, V)
-        return logits[0, -1], reused
+        return logits[0, -1], reused, self._epoch
 
-    def decode_step(self, token_id: int, position: int, epoch: int | None = None) -> torch.Tensor:
+    @torch.inference_mode()
+    def decode_step(self, token_id: int, position: int, epoch: int) -> torch.Tensor:
         """Feed one token at `position`; return the next logits (V,)."""
+        with self.lock:
+            if epoch != self._epoch:
+                raise EngineError(
+                    "another generation started on this model while this one was paused; a model streams one "
+                    "generation at a time, so finish or cancel one before starting the next"
+                )
+            return self._decode_step(token_id, position)
+
+    def _decode_step(self, token_id: int, position: int) -> torch.Tensor:
         if self.decode_mode != "eager":
             if self._static_step is None:
                 self._static_step = self._build_static_step()
@@ -196,7 +212,7 @@ class Model:
                 logging.getLogger(__name__).warning("torch.compile of the decode step failed (%s); using the "
                                                     "uncompiled static step", err)
                 self.set_decode_mode("static")
-                return self.decode_step(token_id, position)
+                return self._decode_step(token_id, position)
         step = torch.tensor([[token_id]], dtype=torch.long, device=self.device)  # (1, 1)
         return self.network(step, cache=self._cache, start=position, last_only=True)[0, -1]
 
@@ -214,9 +230,11 @@ class Model:
             return torch.compile(step, mode=mode, dynamic=False)
         return step
 
-    def note_cached(self, ids: list[int], filled: int):
+    def note_cached(self, ids: list[int], filled: int, epoch: int):
         assert len(ids) == filled, (len(ids), filled)
-        self._cached_ids = list(ids)
+        with self.lock:
+            if epoch == self._epoch:
+                self._cached_ids = list(ids)
 
     # ---- internals --------------------------------------------------------------------------
     def _allocate_cache(self, length: int) -> KVCache:

@@ -155,3 +155,16 @@ def test_compiled_decode_step_matches_eager(checkpoint_factory):
     prompt = eager.tokenizer.encode("The animal")
     settings = engine.Sampling(max_new_tokens=12, stop_on_eos=False)
     assert [t.id for t in compiled.generate(prompt, settings)] == [t.id for t in eager.generate(prompt, settings)]
+
+
+def test_interleaved_generations_on_one_model_fail_clearly(checkpoint_factory):
+    model = load(checkpoint_factory)
+    settings = engine.Sampling(max_new_tokens=10, stop_on_eos=False)
+    first = model.generate(model.tokenizer.encode("The animal"), settings)
+    next(first)
+    second = model.generate(model.tokenizer.encode("To be"), settings)
+    assert len(list(second)) == 10  # the newest generation owns the cache
+    import pytest
+
+    with pytest.raises(engine.EngineError, match="one generation at a time"):
+        list(first)
