@@ -86,17 +86,25 @@ class Generation:
             if self._cancelled:
                 stop_reason = "cancelled"
                 break
+            # Choose on the device, start the copy of what the host needs, queue the next step, and
+            # only then wait for the copy: a GPU computes step t+1 while the host streams token t.
             logprobs = logits.float().log_softmax(-1)  # (V,)
-            if s.repetition_penalty != 1.0 and generated:
-                seen = torch.cat((seen, torch.tensor(generated[-1:], device=seen.device)))
-            token_id = choose(logits.float(), s, generator, seen)
-            generated.append(token_id)
+            chosen = choose(logits.float(), s, generator, seen)  # (1,) on the device
             top = torch.topk(logprobs, TOP_ALTERNATIVES)
+            summary = _HostCopy(chosen, logprobs.gather(0, chosen), top.values, top.indices)
+            if s.repetition_penalty != 1.0:
+                seen = torch.cat((seen, chosen))
+            if len(generated) + 1 < self.max_new:
+                logits = model.decode_step(chosen, position, epoch)  # (V,), queued
+                position += 1
+            values = summary.wait()
+            token_id, k = int(values[0]), TOP_ALTERNATIVES
+            generated.append(token_id)
             alternatives = tuple(
-                Alternative(i, model.tokenizer.token_text(i), v)
-                for v, i in zip(top.values.tolist(), top.indices.tolist())
+                Alternative(int(i), model.tokenizer.token_text(int(i)), v)
+                for v, i in zip(values[2:2 + k], values[2 + k:])
             )
-            token = Token(token_id, "", float(logprobs[token_id]), alternatives)
+            token = Token(token_id, "", values[1], alternatives)
             if first_token_at is None:
                 first_token_at = time.perf_counter()
                 stats.time_to_first_token_s = first_token_at - started
@@ -121,10 +129,6 @@ class Generation:
             for t in out:
                 emitted_text += t.text
                 yield t
-            if len(generated) >= self.max_new:
-                break
-            logits = model.decode_step(token_id, position, epoch)  # (V,)
-            position += 1
         tail = stream.flush() if stop_reason not in ("stop",) else ""
         if pending or tail:
             out, _ = self._release(pending, emitted_text, final=True)
@@ -166,6 +170,28 @@ class Generation:
             split = i + 1
         out = pending[:split]
         return out, pending[split:]
+
+
+class _HostCopy:
+    """Small 1-D device tensors copied to the host without blocking; wait() returns them as one flat
+    list of floats (token ids stay exact: they are far below 2**24)."""
+
+    def __init__(self, *tensors: torch.Tensor):
+        self.event = None
+        if tensors[0].device.type == "cuda":
+            packed = torch.cat([t.float() for t in tensors])  # one small device-to-host copy
+            self.host = torch.empty(packed.shape, dtype=packed.dtype, pin_memory=True)
+            self.host.copy_(packed, non_blocking=True)
+            self.event = torch.cuda.Event()
+            self.event.record()
+        else:
+            self.tensors = tensors
+
+    def wait(self) -> list[float]:
+        if self.event is None:
+            return [value for t in self.tensors for value in t.tolist()]
+        self.event.synchronize()
+        return self.host.tolist()
 
 
 def _find_stop(text: str, stops: tuple[str, ...], search_from: int) -> int | None:

@@ -188,21 +188,22 @@ class Model:
         return logits[0, -1], reused, self._epoch
 
     @torch.inference_mode()
-    def decode_step(self, token_id: int, position: int, epoch: int) -> torch.Tensor:
-        """Feed one token at `position`; return the next logits (V,)."""
+    def decode_step(self, token: torch.Tensor, position: int, epoch: int) -> torch.Tensor:
+        """Feed one token ((1,) id tensor on the device) at `position`; return the next logits (V,).
+        Only enqueues work on a GPU: nothing here waits for the device."""
         with self.lock:
             if epoch != self._epoch:
                 raise EngineError(
                     "another generation started on this model while this one was paused; a model streams one "
                     "generation at a time, so finish or cancel one before starting the next"
                 )
-            return self._decode_step(token_id, position)
+            return self._decode_step(token, position)
 
-    def _decode_step(self, token_id: int, position: int) -> torch.Tensor:
+    def _decode_step(self, token: torch.Tensor, position: int) -> torch.Tensor:
         if self.decode_mode != "eager":
             if self._static_step is None:
                 self._static_step = self._build_static_step()
-            self._step_token.fill_(token_id)
+            self._step_token.copy_(token.view(1, 1))
             self._step_position.fill_(position)
             try:
                 return self._static_step(self._step_token, self._step_position)[0, -1]
@@ -212,9 +213,8 @@ class Model:
                 logging.getLogger(__name__).warning("torch.compile of the decode step failed (%s); using the "
                                                     "uncompiled static step", err)
                 self.set_decode_mode("static")
-                return self._decode_step(token_id, position)
-        step = torch.tensor([[token_id]], dtype=torch.long, device=self.device)  # (1, 1)
-        return self.network(step, cache=self._cache, start=position, last_only=True)[0, -1]
+                return self._decode_step(token, position)
+        return self.network(token.view(1, 1), cache=self._cache, start=position, last_only=True)[0, -1]
 
     def _build_static_step(self):
         cache, network = self._cache, self.network

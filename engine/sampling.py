@@ -40,11 +40,12 @@ def filter_logits(logits: torch.Tensor, s: Sampling) -> torch.Tensor:
     return logits
 
 
-def choose(logits: torch.Tensor, s: Sampling, generator: torch.Generator | None, seen: torch.Tensor) -> int:
-    """Pick the next token id from logits (V,) in fp32."""
+def choose(logits: torch.Tensor, s: Sampling, generator: torch.Generator | None, seen: torch.Tensor) -> torch.Tensor:
+    """Pick the next token from logits (V,) in fp32; returns a (1,) id tensor on the logits' device
+    (no host sync, so a GPU can go on to the next step before the host reads the id)."""
     logits = apply_repetition_penalty(logits, seen, s.repetition_penalty)
     if s.temperature <= 0.0:
-        return int(torch.argmax(logits))
+        return torch.argmax(logits, dim=-1, keepdim=True)  # (1,)
     logits = filter_logits(logits / s.temperature, s)
     probs = logits.softmax(-1)
-    return int(torch.multinomial(probs, 1, generator=generator))
+    return torch.multinomial(probs, 1, generator=generator)  # (1,)
