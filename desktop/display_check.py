@@ -41,7 +41,17 @@ def missing_libraries(load=ctypes.CDLL) -> list[str]:
     return missing
 
 
-def check(env=None, load=ctypes.CDLL, platform: str = sys.platform) -> tuple[bool, str]:
+def local_x_server_missing(display: str, socket_dir: str) -> bool:
+    """True when DISPLAY names a local X server (":N" or ":N.S") whose socket does not exist."""
+    host, _, number = display.partition(":")
+    number = number.split(".")[0]
+    if host or not number.isdigit() or not os.path.isdir(socket_dir):
+        return False  # remote or unusual displays: let Qt try
+    return not os.path.exists(os.path.join(socket_dir, f"X{number}"))
+
+
+def check(env=None, load=ctypes.CDLL, platform: str = sys.platform,
+          x11_socket_dir: str = "/tmp/.X11-unix") -> tuple[bool, str]:
     """(ok, message): whether the app can open a window with this environment."""
     env = os.environ if env is None else env
     if not platform.startswith("linux"):
@@ -60,6 +70,9 @@ def check(env=None, load=ctypes.CDLL, platform: str = sys.platform) -> tuple[boo
         return False, (f"Qt's X11 (xcb) platform plugin cannot start: missing system libraries "
                        f"{', '.join(missing)} (packages: {packages}). Install them with:\n"
                        f"  sudo apt-get install {ALL_PACKAGES}")
+    if local_x_server_missing(env["DISPLAY"], x11_socket_dir):
+        return False, (f"DISPLAY is {env['DISPLAY']} but no X server is running there. Start your desktop session, "
+                       "fix DISPLAY, or run headless with: xvfb-run -s \"-screen 0 1400x900x24\" make run")
     return True, ""
 
 
