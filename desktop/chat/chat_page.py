@@ -100,6 +100,7 @@ class ChatPage(QWidget):
         s.context_changed.connect(self._set_context)
         s.conversations_changed.connect(self.conversations.refresh)
         s.settings_loaded.connect(self.settings_panel.set_from)
+        s.settings_loaded.connect(self._offer_conversation_model)
         s.reply_saved.connect(self._on_reply_saved)
         self.composer.send_requested.connect(self._send)
         self.composer.resend_requested.connect(self._resend)
@@ -194,6 +195,17 @@ class ChatPage(QWidget):
             self.attention_view.show_error(message)
 
     # ---- persistence ----------------------------------------------------------------------------
+    def _offer_conversation_model(self, settings: dict):
+        """Preselect the model and precision that wrote an opened chat; loading stays the user's choice."""
+        path, precision = settings.get("model_path"), settings.get("precision")
+        info = self.host.info
+        if not path or (info is not None and info.path == path and info.precision == precision):
+            return
+        self.model_panel.chooser.set_request(path, None, precision)
+        name = settings.get("model_name") or Path(path).name
+        self.message_bar.show_info(f"This chat was written by {name} ({precision}). It is selected above: press Load "
+                                   "to continue with it, or keep chatting with the current model.")
+
     def save_state(self):
         self.settings.setValue("chat/splitter", self.splitter.saveState())
         self.settings.setValue("chat/tab", self.tabs.currentIndex())

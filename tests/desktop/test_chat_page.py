@@ -127,3 +127,20 @@ def test_a_chat_longer_than_the_context_drops_its_oldest_turns(qtbot, make_windo
     stats = page.session.tree.by_id[message_id]["stats"]
     assert stats["dropped_messages"] > 0
     assert "left out to fit the context" in page.chat_view.widget_for(message_id).footer.text()
+
+
+def test_opening_a_chat_written_by_another_model_preselects_that_model(qtbot, make_window, send,
+                                                                         checkpoint_factory):
+    first = make_window()
+    send(first, "Which model wrote this?")
+    written_by = first.chat_host.info.path
+    first.close()
+
+    other = checkpoint_factory("qwen2")
+    second = make_window(default_model=other)
+    assert second.chat_host.info.path != written_by
+    conversations = second.chat_page.conversations
+    conversations._open_item(conversations.list.item(0))
+    assert second.chat_page.model_panel.chooser.request().path == written_by
+    assert "press Load" in second.chat_page.message_bar.text()
+    assert second.chat_host.info.path == str(other.resolve())  # nothing was loaded behind the user's back
