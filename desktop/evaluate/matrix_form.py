@@ -14,7 +14,7 @@ from PySide6.QtCore import QSettings, Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QCheckBox, QComboBox, QFileDialog, QFormLayout, QGridLayout, QGroupBox, QLabel, QLineEdit,
-    QListWidget, QListWidgetItem, QPushButton, QSpinBox, QVBoxLayout, QWidget,
+    QDoubleSpinBox, QListWidget, QListWidgetItem, QPushButton, QSpinBox, QVBoxLayout, QWidget,
 )
 
 import engine
@@ -60,6 +60,18 @@ class MatrixForm(QWidget):
         self.temperatures.setToolTip("comma list, e.g. 0, 0.7 (generation items; 0 = greedy)")
         self.seeds = QLineEdit("0")
         self.seeds.setToolTip("comma list of run seeds")
+        self.top_p = QDoubleSpinBox()
+        self.top_p.setRange(0.01, 1.0)
+        self.top_p.setSingleStep(0.05)
+        self.top_p.setValue(1.0)
+        self.top_p.setToolTip("nucleus sampling for generation items at temperature > 0 (1 = off)")
+        self.top_k = QSpinBox()
+        self.top_k.setRange(0, 100_000)
+        self.top_k.setSpecialValueText("off")
+        self.top_k.setToolTip("keep the k most likely tokens when sampling (off = all)")
+        self.system_prompt = QLineEdit()
+        self.system_prompt.setPlaceholderText("(none)")
+        self.system_prompt.setToolTip("system prompt for generation items, used with the model's chat template")
         self.limit = QSpinBox()
         self.limit.setRange(0, 1_000_000)
         self.limit.setSpecialValueText("all items")
@@ -78,6 +90,9 @@ class MatrixForm(QWidget):
         sampling.addRow("Device", self.device)
         sampling.addRow("Temperatures", self.temperatures)
         sampling.addRow("Seeds", self.seeds)
+        sampling.addRow("Top-p", self.top_p)
+        sampling.addRow("Top-k", self.top_k)
+        sampling.addRow("System prompt", self.system_prompt)
         sampling.addRow("Limit", self.limit)
         settings_box = QGroupBox("Settings")
         settings_box.setLayout(sampling)
@@ -158,7 +173,8 @@ class MatrixForm(QWidget):
         suites = []
         for path in suite_paths:
             suites.append(load_suite(Path(path), source="file"))  # SuiteError names file, line and field
-        base = RunSettings(device=self.device.currentText().strip() or "auto")
+        base = RunSettings(device=self.device.currentText().strip() or "auto", top_p=self.top_p.value(),
+                           top_k=self.top_k.value(), system_prompt=self.system_prompt.text().strip() or None)
         return expand_matrix(suites, models, precisions, _numbers(self.temperatures.text(), float, "Temperatures"),
                              _numbers(self.seeds.text(), int, "Seeds"), base=base, limit=self.limit.value() or None)
 

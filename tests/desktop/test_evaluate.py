@@ -326,3 +326,18 @@ def test_the_main_window_shows_both_pages(make_window):
     window = make_window(load=False, autoload=False)
     assert isinstance(window.evaluate_page, EvaluatePage)
     assert isinstance(window.history_page, HistoryPage)
+
+
+def test_the_matrix_carries_sampling_and_system_prompt_into_every_run(pages, context, tmp_path):
+    page = pages(EvaluatePage, context)
+    prepare(page, tiny_suite(tmp_path), precisions=("fp32", "nf4"))
+    page.form.temperatures.setText("0, 0.7")
+    page.form.top_p.setValue(0.9)
+    page.form.top_k.setValue(40)
+    page.form.system_prompt.setText("Answer briefly.")
+    specs = page.form.specs()
+    assert len(specs) == 4  # 2 precisions x 2 temperatures
+    assert {(s.settings.precision, s.settings.temperature) for s in specs} == {
+        ("fp32", 0.0), ("fp32", 0.7), ("nf4", 0.0), ("nf4", 0.7)}
+    assert all(s.settings.top_p == 0.9 and s.settings.top_k == 40 and s.settings.system_prompt == "Answer briefly."
+               for s in specs)
