@@ -226,6 +226,10 @@ class Model:
             return network(token, cache=cache, start=position, last_only=True)  # (1, 1, V)
 
         if self.decode_mode == "compiled":
+            # The cache is written in place inside the step: marking its buffers static lets the
+            # CUDA-graph capture keep their addresses instead of refusing a step that mutates inputs.
+            for tensor in cache.keys + cache.values:
+                torch._dynamo.mark_static_address(tensor)
             mode = "reduce-overhead" if self.device.type == "cuda" else "default"
             return torch.compile(step, mode=mode, dynamic=False)
         return step
