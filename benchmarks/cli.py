@@ -4,7 +4,6 @@ the machine's memory bandwidth the decode loop reaches. Prints a Markdown table.
 """
 from __future__ import annotations
 
-import argparse
 import platform
 import random
 import tempfile

@@ -19,7 +19,7 @@ import time
 from dataclasses import asdict, dataclass, field, fields, replace
 from itertools import product
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 from . import report, scoring
 from .backend import EngineBackend, LanguageModel

@@ -1,7 +1,6 @@
 """The `glasslm eval` verbs in-process (fake-free: a tiny real checkpoint), errors as one line + exit 2,
 and a real subprocess killed with SIGKILL mid-run, then resumed."""
 
-import json
 import os
 import signal
 import subprocess
