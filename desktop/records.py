@@ -69,6 +69,8 @@ def stats_summary(stats: dict | None) -> str:
     parts = [f"{n} token{'s' if n != 1 else ''}",
              f"first token {s.get('time_to_first_token_s', 0.0):.2f} s",
              f"{s.get('decode_tokens_per_s', 0.0):.1f} tok/s"]
+    if s.get("reused_prompt_tokens"):  # the KV cache at work: a follow-up turn prefills only what is new
+        parts.append(f"KV cache reused {s['reused_prompt_tokens']} of {s.get('prompt_tokens', 0)} prompt tokens")
     reason = STOP_WORDS.get(s.get("stop_reason", ""), s.get("stop_reason", ""))
     if reason:
         parts.append(reason)

@@ -144,3 +144,14 @@ def test_opening_a_chat_written_by_another_model_preselects_that_model(qtbot, ma
     assert second.chat_page.model_panel.chooser.request().path == written_by
     assert "press Load" in second.chat_page.message_bar.text()
     assert second.chat_host.info.path == str(other.resolve())  # nothing was loaded behind the user's back
+
+
+def test_a_follow_up_reply_shows_the_kv_cache_reuse(qtbot, make_window, send):
+    window = make_window()
+    send(window, "To be, or not to be", max_tokens=6)
+    assert "KV cache reused" not in window.chat_page.chat_view.widgets[-1].footer.text()
+    send(window, "That is the question", max_tokens=6)
+    footer = window.chat_page.chat_view.widgets[-1].footer.text()
+    assert "KV cache reused" in footer
+    stats = window.chat_page.session.path()[-1]["stats"]
+    assert 0 < stats["reused_prompt_tokens"] < stats["prompt_tokens"]
