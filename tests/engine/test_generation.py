@@ -47,12 +47,10 @@ def test_multibyte_text_streams_as_whole_characters(checkpoint_factory):
         model = load(checkpoint_factory, "qwen2", style)
         text = "Café 東京 🙂 naïve Ελληνικά"
         ids = model.tokenizer.encode(text)
-        pieces_per_char = len(ids) > 0
         stream = TextStream(model.tokenizer)
         deltas = [stream.push(i) for i in ids] + [stream.flush()]
         assert "".join(deltas).strip() == text
         assert all("\ufffd" not in d for d in deltas)
-        assert pieces_per_char
         if style == "bytefallback":  # CJK and emoji are not in this vocabulary: they arrive as bytes
             assert any(d == "" for d in deltas)
 
