@@ -211,6 +211,11 @@ class Transformer(nn.Module):
         x = self.model.norm(x)  # (B, T, C)
         if last_only:
             x = x[:, -1:, :]  # (B, 1, C)
+        # Project as one 2-D matmul: a sliced 3-D input would send torch down a batched path that
+        # copies the whole (V, C) output matrix on every call.
+        rows = x.reshape(-1, x.shape[-1])  # (B*T, C)
         if self.config.tie_word_embeddings:
-            return F.linear(x, self.model.embed_tokens.weight)  # (B, T, V)
-        return self.lm_head(x)  # (B, T, V)
+            logits = F.linear(rows, self.model.embed_tokens.weight)  # (B*T, V)
+        else:
+            logits = self.lm_head(rows)  # (B*T, V)
+        return logits.view(x.shape[0], x.shape[1], -1)  # (B, T, V)
