@@ -82,19 +82,22 @@ class Generation:
         generated: list[int] = []
         first_token_at = None
         stop_reason = "length" if not self.context_limited else "context"
+        pipelined = model.pipelined_decode
         while len(generated) < self.max_new:
             if self._cancelled:
                 stop_reason = "cancelled"
                 break
-            # Choose on the device, start the copy of what the host needs, queue the next step, and
-            # only then wait for the copy: a GPU computes step t+1 while the host streams token t.
+            # Choose on the device and start the copy of what the host needs. On a GPU the next step
+            # is queued before waiting for that copy, so the GPU computes step t+1 while the host
+            # streams token t; on the CPU nothing runs ahead, so token t is shown first.
             logprobs = logits.float().log_softmax(-1)  # (V,)
             chosen = choose(logits.float(), s, generator, seen)  # (1,) on the device
             top = torch.topk(logprobs, TOP_ALTERNATIVES)
             summary = _HostCopy(chosen, logprobs.gather(0, chosen), top.values, top.indices)
             if s.repetition_penalty != 1.0:
                 seen = torch.cat((seen, chosen))
-            if len(generated) + 1 < self.max_new:
+            step_next = len(generated) + 1 < self.max_new
+            if step_next and pipelined:
                 logits = model.decode_step(chosen, position, epoch)  # (V,), queued
                 position += 1
             values = summary.wait()
@@ -129,6 +132,9 @@ class Generation:
             for t in out:
                 emitted_text += t.text
                 yield t
+            if step_next and not pipelined:
+                logits = model.decode_step(chosen, position, epoch)  # (V,)
+                position += 1
         tail = stream.flush() if stop_reason not in ("stop",) else ""
         if pending or tail:
             out, _ = self._release(pending, emitted_text, final=True)

@@ -37,6 +37,8 @@ class Model:
         self._cached_ids: list[int] = []  # token ids whose keys/values fill the cache's first positions
         self._epoch = 0  # bumped by each prefill; a stale Generation notices it
         self.decode_mode = "eager"  # eager | static | compiled (see set_decode_mode)
+        # queue step t+1 before the host reads token t: pays off where the device runs asynchronously
+        self.pipelined_decode = device.type == "cuda"
         self._static_step = None  # the (possibly compiled) one-token step over the current cache
         self._step_token = self._step_position = None  # device tensors the static step reads
 

@@ -166,3 +166,21 @@ def test_interleaved_generations_on_one_model_fail_clearly(checkpoint_factory):
 
     with pytest.raises(engine.EngineError, match="one generation at a time"):
         list(first)
+
+
+def test_pipelined_token_loop_gives_the_same_tokens_and_cache(checkpoint_factory):
+    path = checkpoint_factory("qwen2")
+    plain = engine.load(path, device="cpu", precision="fp32")
+    piped = engine.load(path, device="cpu", precision="fp32")
+    piped.pipelined_decode = True  # the GPU's order of work, run on the CPU
+    for settings in (engine.Sampling(max_new_tokens=20, stop_on_eos=False),
+                     engine.Sampling(temperature=0.9, top_p=0.9, repetition_penalty=1.3, seed=5,
+                                     max_new_tokens=20, stop_on_eos=False)):
+        messages = [{"role": "user", "content": "Hello there"}]
+        first = [t.id for t in plain.chat(messages, settings)]
+        assert [t.id for t in piped.chat(messages, settings)] == first
+        follow = messages + [{"role": "assistant", "content": plain.tokenizer.decode(first)},
+                             {"role": "user", "content": "More?"}]
+        a, b = plain.chat(follow, settings), piped.chat(follow, settings)
+        assert [t.id for t in a] == [t.id for t in b]
+        assert b.stats.reused_prompt_tokens == a.stats.reused_prompt_tokens > 0
