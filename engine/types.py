@@ -21,6 +21,19 @@ class Sampling:
 
     def __post_init__(self):
         object.__setattr__(self, "stop", tuple(self.stop))
+        checks = (
+            (self.temperature >= 0, "temperature must be 0 (greedy) or more"),
+            (self.top_k >= 0, "top_k must be 0 (off) or more"),
+            (0 < self.top_p <= 1, "top_p must be in (0, 1]; 1 turns it off"),
+            (0 <= self.min_p <= 1, "min_p must be in [0, 1]; 0 turns it off"),
+            (self.repetition_penalty > 0, "repetition_penalty must be above 0; 1 turns it off"),
+            (self.max_new_tokens >= 0, "max_new_tokens must be 0 or more"),
+        )
+        for ok, message in checks:
+            if not ok:
+                from .errors import EngineError
+
+                raise EngineError(f"bad sampling setting: {message}")
 
     def to_dict(self) -> dict:
         return {**asdict(self), "stop": list(self.stop)}

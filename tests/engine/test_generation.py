@@ -184,3 +184,12 @@ def test_pipelined_token_loop_gives_the_same_tokens_and_cache(checkpoint_factory
         a, b = plain.chat(follow, settings), piped.chat(follow, settings)
         assert [t.id for t in a] == [t.id for t in b]
         assert b.stats.reused_prompt_tokens == a.stats.reused_prompt_tokens > 0
+
+
+def test_bad_sampling_settings_are_clear_errors():
+    import pytest
+
+    for bad in ({"top_p": 0.0}, {"top_p": 1.5}, {"temperature": -1}, {"repetition_penalty": 0},
+                {"min_p": 1.5}, {"top_k": -3}, {"max_new_tokens": -1}):
+        with pytest.raises(engine.EngineError, match="bad sampling setting"):
+            engine.Sampling(**bad)
