@@ -23,10 +23,6 @@ class KVCache:
         values = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(n_layers)]
         return cls(keys, values, max_len)
 
-    @property
-    def batch(self) -> int:
-        return self.keys[0].shape[0]
-
     def nbytes(self) -> int:
         return sum(t.numel() * t.element_size() for t in self.keys + self.values)
 

@@ -9,6 +9,7 @@ tensor. It does not generate or sample.
 from __future__ import annotations
 
 import gc
+import math
 import os
 from pathlib import Path
 
@@ -70,8 +71,7 @@ def load(path=None, device: str = "auto", precision: str = "auto", decode: str =
     if quant:
         from . import prequantized
 
-        plan = prequantized.plan(quant, entries, expected, (precision or "auto").strip().lower())
-        chosen = plan.precision
+        chosen = prequantized.stored_precision_for(quant, entries, expected, (precision or "auto").strip().lower())
     else:
         _check_names_and_shapes(entries, expected, config, folder)
     try:
@@ -171,25 +171,15 @@ def _count_params(entries: dict[str, TensorEntry], config: ModelConfig) -> int:
             continue
         if not name.endswith((".weight", ".bias")):
             continue  # quantization companions (absmax, SCB, ...)
-        count = 1
-        for dim in entry.shape:
-            count *= dim
-        if entry.dtype == "U8" and "proj" in name:
-            count *= 2  # 4-bit weights pack two values per byte
-        total += count
+        packed = entry.dtype == "U8" and "proj" in name  # 4-bit weights pack two values per byte
+        total += math.prod(entry.shape) * (2 if packed else 1)
     return total
 
 
 def _oom_message(entries: dict[str, TensorEntry], device: torch.device) -> str:
-    params = sum(_numel(e.shape) for e in entries.values())
+    params = sum(math.prod(e.shape) for e in entries.values())
     sizes = ", ".join(f"{p} ~{params * b / 2**30:.1f} GiB" for p, b in
                       (("fp32", 4), ("bf16", 2), ("int8", 1.1), ("nf4", 0.6)))
     return (f"the model did not fit in {device} memory (estimated weights: {sizes}); "
             "choose a smaller precision, another device, or free memory used by other programs")
 
-
-def _numel(shape) -> int:
-    n = 1
-    for d in shape:
-        n *= d
-    return n

@@ -7,18 +7,13 @@ re-quantization, no full-precision copy. It does not quantize anything itself.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import torch
 from torch import nn
 
 from .checkpoint import TensorEntry, iter_tensors
 from .errors import ModelFormatError, PrecisionError, UnsupportedModelError
-
-
-@dataclass(frozen=True)
-class Plan:
-    precision: str  # int8 | nf4 | fp4, as stored
 
 
 def _stored_precision(quant: dict) -> str:
@@ -40,7 +35,8 @@ def _stored_precision(quant: dict) -> str:
     raise UnsupportedModelError("quantization_config says bitsandbytes but neither load_in_8bit nor load_in_4bit")
 
 
-def plan(quant: dict, entries: dict[str, TensorEntry], expected: dict, requested: str) -> Plan:
+def stored_precision_for(quant: dict, entries: dict[str, TensorEntry], expected: dict, requested: str) -> str:
+    """The stored precision (int8 | nf4 | fp4), after checking it was asked for and every companion is there."""
     stored = _stored_precision(quant)
     if requested not in ("auto", stored):
         raise PrecisionError(
@@ -66,7 +62,7 @@ def plan(quant: dict, entries: dict[str, TensorEntry], expected: dict, requested
                     f"pre-quantized tensor {name} has no companion {companion}; the checkpoint is incomplete, "
                     "save it again with transformers"
                 )
-    return Plan(stored)
+    return stored
 
 
 def options_from_config(quant: dict, options):
