@@ -90,8 +90,9 @@ class Generation:
             # Choose on the device and start the copy of what the host needs. On a GPU the next step
             # is queued before waiting for that copy, so the GPU computes step t+1 while the host
             # streams token t; on the CPU nothing runs ahead, so token t is shown first.
-            logprobs = logits.float().log_softmax(-1)  # (V,)
-            chosen = choose(logits.float(), s, generator, seen)  # (1,) on the device
+            scores = logits.float()  # (V,)
+            logprobs = scores.log_softmax(-1)  # (V,)
+            chosen = choose(scores, s, generator, seen)  # (1,) on the device
             top = torch.topk(logprobs, TOP_ALTERNATIVES)
             summary = _HostCopy(chosen, logprobs.gather(0, chosen), top.values, top.indices)
             if s.repetition_penalty != 1.0:
