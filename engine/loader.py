@@ -85,6 +85,7 @@ def load(path=None, device: str = "auto", precision: str = "auto", decode: str =
             compute_dtype = FLOAT_DTYPES[chosen]
             _load_float(network, entries, compute_dtype, target)
         network.inv_freq = rope_inverse_frequencies(config).to(target)
+        network.fuse_projections()
     except (torch.OutOfMemoryError, MemoryError, RuntimeError) as err:
         if not is_out_of_memory(err):
             raise

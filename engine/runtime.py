@@ -216,7 +216,7 @@ class Model:
                                                     "uncompiled static step", err)
                 self.set_decode_mode("static")
                 return self._decode_step(token, position)
-        return self.network(token.view(1, 1), cache=self._cache, start=position, last_only=True)[0, -1]
+        return self.network.decode(token.view(1, 1), self._cache, position)[0, -1]
 
     def _build_static_step(self):
         cache, network = self._cache, self.network
@@ -225,7 +225,7 @@ class Model:
         self._step_position = torch.zeros(1, dtype=torch.long, device=self.device)  # (1,)
 
         def step(token, position):
-            return network(token, cache=cache, start=position, last_only=True)  # (1, 1, V)
+            return network.decode(token, cache, position)  # (1, 1, V)
 
         if self.decode_mode == "compiled":
             # The cache is written in place inside the step: marking its buffers static lets the

@@ -135,3 +135,33 @@ def test_attention_weights_match_transformers_output_attentions(checkpoint_facto
     assert ours.shape == theirs.shape == (2, 4, len(ids), len(ids))
     assert (ours - theirs).abs().max().item() < 1e-5
     assert torch.allclose(ours.sum(-1), torch.ones(2, 4, len(ids)), atol=1e-5)
+
+
+@pytest.mark.parametrize("arch,overrides", VARIANTS, ids=[f"{a}-{'-'.join(o) or 'base'}" for a, o in VARIANTS])
+def test_decode_step_logits_equal_full_forward(checkpoint_factory, arch, overrides):
+    """The one-token decode path (eager and static) against the prompt path, past the sliding window too."""
+    path = checkpoint_factory(arch, **overrides)
+    torch.manual_seed(2)
+    for mode in ("eager", "static"):
+        model = engine.load(path, device="cpu", precision="fp32", decode=mode)
+        ids = torch.randint(0, model.info.vocab_size, (40,)).tolist()
+        full = model.logits(torch.tensor([ids]))[0]  # (40, V)
+        logits, _, epoch = model.prefill(ids[:28], 40)
+        steps = [logits]
+        for position in range(28, 39):
+            steps.append(model.decode_step(torch.tensor([ids[position]]), position, epoch))
+        diff = (torch.stack(steps).float() - full[27:39]).abs().max().item()
+        assert diff < 1e-4, (mode, diff)
+
+
+def test_projections_run_fused_under_their_checkpoint_names(checkpoint_factory):
+    path = checkpoint_factory("qwen2")  # q/k/v with biases
+    model = engine.load(path, device="cpu", precision="fp32")
+    attn = model.network.model.layers[0].self_attn
+    assert attn.qkv is not None and model.network.model.layers[0].mlp.gate_up is not None
+    # the projections' parameters are views of the stacked weight: one copy in memory, same names
+    assert attn.k_proj.weight.data_ptr() == attn.qkv.weight[attn.q_proj.out_features:].data_ptr()
+    names = {name for name, _ in model.network.named_parameters()}
+    assert "model.layers.0.self_attn.v_proj.bias" in names and "model.layers.0.mlp.up_proj.weight" in names
+    quantized = engine.load(path, device="cpu", precision="int8")
+    assert quantized.network.model.layers[0].self_attn.qkv is None  # bitsandbytes layers stay separate
