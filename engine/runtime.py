@@ -26,7 +26,7 @@ CACHE_BLOCK = 256  # cache lengths are rounded up to this, so small growth doesn
 class Model:
     def __init__(self, network: Transformer, tokenizer: Tokenizer, info: ModelInfo, device: torch.device,
                  compute_dtype: torch.dtype, generation_defaults: dict | None = None):
-        self.network = network
+        self._network = network  # None once closed
         self.tokenizer = tokenizer
         self.info = info
         self.device = device
@@ -52,6 +52,12 @@ class Model:
         self._static_step = None
 
     # ---- public API -------------------------------------------------------------------------
+    @property
+    def network(self) -> Transformer:
+        if self._network is None:
+            raise EngineError("this model was closed; load it again to use it")
+        return self._network
+
     @property
     def config(self):
         return self.network.config
@@ -162,7 +168,7 @@ class Model:
     def close(self):
         self._cache = None
         self._cached_ids = []
-        self.network = None
+        self._network = None
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
 

@@ -124,3 +124,13 @@ def test_bad_device_and_precision(checkpoint_factory):
             engine.load(path, device="cuda")
     with pytest.raises(engine.DeviceError, match="unknown device"):
         engine.load(path, device="tpu")
+
+
+def test_a_closed_model_says_so(checkpoint_factory):
+    model = engine.load(checkpoint_factory("llama"), device="cpu", precision="fp32")
+    prompt = model.tokenizer.encode("To be")
+    model.close()
+    for call in (lambda: list(model.generate(prompt)), lambda: model.logits([prompt]), lambda: model.memory(),
+                 lambda: model.attention(prompt)):
+        with pytest.raises(engine.EngineError, match="closed"):
+            call()
