@@ -322,7 +322,12 @@ class Transformer(nn.Module):
             # one query sees every allowed key: fold each KV head's query heads into the query axis so
             # grouped-query attention reads the cache without copying it
             q = q.reshape(B, Hkv, c.n_rep, D)  # (B, Hkv, n_rep, D)
-            y = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask)  # (B, Hkv, n_rep, D)
+            if static:  # written out, so torch.compile fuses the mask and softmax (a masked SDPA call is slower)
+                scores = (q @ keys.transpose(-1, -2)) * D ** -0.5  # (B, Hkv, n_rep, S)
+                weights = scores.masked_fill(~mask, float("-inf")).softmax(-1, dtype=torch.float32)  # (B, Hkv, n_rep, S)
+                y = weights.to(values.dtype) @ values  # (B, Hkv, n_rep, D)
+            else:
+                y = F.scaled_dot_product_attention(q, keys, values)  # (B, Hkv, n_rep, D)
             x = x + linear(attn.o_proj, y.view(B, 1, H * D))  # (B, 1, C)
             norm = layer.post_attention_layernorm
             x = x + layer.mlp(rms_norm(x, norm.weight, norm.eps))  # (B, 1, C)
