@@ -12,17 +12,23 @@ from dataclasses import dataclass, field
 from .errors import UnsupportedModelError
 
 SUPPORTED_MODEL_TYPES = ("llama", "mistral", "qwen2", "qwen3")
-SUPPORTED_ROPE_TYPES = ("default", "llama3", "linear")
+SUPPORTED_ROPE_TYPES = ("default", "llama3", "linear", "yarn")
 
 
 @dataclass(frozen=True)
 class RopeConfig:
     theta: float = 10000.0  # base of the rotary frequencies
-    rope_type: str = "default"  # default | llama3 | linear
-    factor: float = 1.0  # llama3 / linear: how far the context was stretched
+    rope_type: str = "default"  # default | llama3 | linear | yarn
+    factor: float = 1.0  # llama3 / linear / yarn: how far the context was stretched
     low_freq_factor: float = 1.0  # llama3: wavelengths above original/low are fully scaled
     high_freq_factor: float = 4.0  # llama3: wavelengths below original/high are untouched
-    original_max_position_embeddings: int = 8192  # llama3: context length before scaling
+    original_max_position_embeddings: int = 8192  # llama3 / yarn: context length before scaling
+    attention_factor: float | None = None  # yarn: scale of cos/sin (None: from factor, mscale, mscale_all_dim)
+    beta_fast: float = 32.0  # yarn: rotations above which a pair is extrapolated
+    beta_slow: float = 1.0  # yarn: rotations below which a pair is interpolated
+    mscale: float | None = None  # yarn (DeepSeek form of the attention factor)
+    mscale_all_dim: float | None = None
+    truncate: bool = True  # yarn: round the correction range to whole pairs
 
 
 @dataclass(frozen=True)
@@ -125,18 +131,30 @@ def _rope_from_dict(raw: dict) -> RopeConfig:
         raise UnsupportedModelError(
             f"rope type {rope_type!r} is not supported; supported: {', '.join(SUPPORTED_ROPE_TYPES)}"
         )
+    # as transformers: a top-level original_max_position_embeddings wins, else the context window
+    original = raw.get("original_max_position_embeddings") or params.get("original_max_position_embeddings") \
+        or raw.get("max_position_embeddings", 8192)
+    factor = params.get("factor")
+    if factor is None:
+        factor = raw.get("max_position_embeddings", original) / original if rope_type == "yarn" else 1.0
+    optional = {key: float(params[key]) for key in ("attention_factor", "mscale", "mscale_all_dim")
+                if params.get(key) is not None}
     return RopeConfig(
         theta=float(theta),
         rope_type=rope_type,
-        factor=float(params.get("factor", 1.0)),
+        factor=float(factor),
         low_freq_factor=float(params.get("low_freq_factor", 1.0)),
         high_freq_factor=float(params.get("high_freq_factor", 4.0)),
-        original_max_position_embeddings=int(params.get("original_max_position_embeddings", 8192)),
+        original_max_position_embeddings=int(original),
+        beta_fast=float(params.get("beta_fast") or 32.0),
+        beta_slow=float(params.get("beta_slow") or 1.0),
+        truncate=bool(params.get("truncate", True)),
+        **optional,
     )
 
 
 def rope_inverse_frequencies(config: ModelConfig):
-    """Per-pair rotary frequencies, with llama3/linear scaling applied. Returns FloatTensor [head_dim/2]."""
+    """Per-pair rotary frequencies, with llama3/linear/yarn scaling applied. Returns FloatTensor [head_dim/2]."""
     import torch
 
     rope = config.rope
@@ -155,4 +173,43 @@ def rope_inverse_frequencies(config: ModelConfig):
         smoothed = (1 - smooth) * scaled / rope.factor + smooth * scaled
         is_medium = ~(wavelen < high_wavelen) & ~(wavelen > low_wavelen)
         inv_freq = torch.where(is_medium, smoothed, scaled)
+    elif rope.rope_type == "yarn":
+        inv_freq = _yarn_inverse_frequencies(rope, dim)
     return inv_freq
+
+
+def rope_attention_factor(config: ModelConfig) -> float:
+    """The scale YaRN puts on cos and sin (1.0 for every other rope type)."""
+    rope = config.rope
+    if rope.rope_type != "yarn":
+        return 1.0
+    if rope.attention_factor is not None:
+        return rope.attention_factor
+
+    def mscale(scale, m=1.0):
+        return 1.0 if scale <= 1 else 0.1 * m * math.log(scale) + 1.0
+
+    if rope.mscale and rope.mscale_all_dim:
+        return float(mscale(rope.factor, rope.mscale) / mscale(rope.factor, rope.mscale_all_dim))
+    return mscale(rope.factor)
+
+
+def _yarn_inverse_frequencies(rope: RopeConfig, dim: int):
+    """YaRN (Peng et al. 2023) as transformers computes it: pairs that turn fast keep their frequency,
+    slow ones are interpolated by `factor`, with a linear ramp between."""
+    import torch
+
+    def correction_dim(rotations):
+        return dim * math.log(rope.original_max_position_embeddings / (rotations * 2 * math.pi)) / (2 * math.log(rope.theta))
+
+    low, high = correction_dim(rope.beta_fast), correction_dim(rope.beta_slow)
+    if rope.truncate:
+        low, high = math.floor(low), math.ceil(high)
+    low, high = max(low, 0), min(high, dim - 1)
+    if low == high:
+        high += 0.001  # avoid dividing by zero
+    ramp = ((torch.arange(dim // 2, dtype=torch.float32) - low) / (high - low)).clamp(0, 1)  # (D/2,)
+    extrapolation_share = 1 - ramp
+    pos_freqs = rope.theta ** (torch.arange(0, dim, 2).float() / dim)  # (D/2,)
+    extrapolated, interpolated = 1.0 / pos_freqs, 1.0 / (rope.factor * pos_freqs)
+    return interpolated * (1 - extrapolation_share) + extrapolated * extrapolation_share

@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import ModelConfig, rope_inverse_frequencies
+from .config import ModelConfig, rope_attention_factor, rope_inverse_frequencies
 from .kv_cache import KVCache
 
 
@@ -233,7 +233,8 @@ class Transformer(nn.Module):
             size = max(end, 256, 2 * table[0].shape[0] if table is not None else 0)
             positions = torch.arange(size, device=self.inv_freq.device, dtype=torch.float32)
             freqs = torch.outer(positions, self.inv_freq.float())  # (size, D/2)
-            cos, sin = freqs.cos(), freqs.sin()  # (size, D/2)
+            scale = rope_attention_factor(self.config)  # 1.0 but for YaRN
+            cos, sin = freqs.cos() * scale, freqs.sin() * scale  # (size, D/2)
             cos = torch.cat((cos, cos), dim=-1).to(dtype)  # (size, D)
             signed_sin = torch.cat((-sin, sin), dim=-1).to(dtype)  # (size, D)
             table = self._rope_table = (cos[:, None, :], signed_sin[:, None, :])  # (size, 1, D) each

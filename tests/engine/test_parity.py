@@ -29,6 +29,10 @@ VARIANTS = [
     ("mistral", {"sliding_window": 24}),
     ("qwen2", {}),
     ("qwen2", {"tie_word_embeddings": True}),
+    # YaRN as Qwen's model cards tell users to add it (the older "type" spelling, no attention_factor)
+    ("qwen2", {"rope_scaling": {"type": "yarn", "factor": 4.0, "original_max_position_embeddings": 64}}),
+    ("llama", {"rope_scaling": {"rope_type": "yarn", "factor": 8.0, "original_max_position_embeddings": 32,
+                                "mscale": 0.707, "mscale_all_dim": 1.0, "beta_fast": 16}}),
     ("qwen3", {}),
 ]
 
