@@ -87,6 +87,13 @@ def metric_specs(results: list[dict]) -> list[MetricSpec]:
     if any(r["kind"] == "minimal_pair" for r in results):
         pairs = _kind("minimal_pair")
         specs.append(MetricSpec("stereotype_share", _field(pairs, lambda r: r["score"]), _mean_of, None))
+        # lm-eval's crows_pairs measures: |log-likelihood gap|, and the share where the file's sent_more wins
+        specs.append(MetricSpec("likelihood_diff", _field(pairs, lambda r: abs(r["scores"]["ll_diff"])), _mean_of,
+                                False))
+        crows = _kind("minimal_pair", lambda r: "sent_more_preferred" in r["scores"])
+        if crows(results):
+            specs.append(MetricSpec("pct_stereotype", _field(crows, lambda r: r["scores"]["sent_more_preferred"]),
+                                    _mean_of, None))
         for cat in sorted({r["category"] for r in results if r["kind"] == "minimal_pair" and r["category"]}):
             sel = _kind("minimal_pair", lambda r, c=cat: r["category"] == c)
             specs.append(MetricSpec(f"stereotype_share[{cat}]", _field(sel, lambda r: r["score"]), _mean_of, None))

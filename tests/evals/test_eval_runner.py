@@ -147,3 +147,27 @@ def test_variants_bbq_and_compare(tmp_path, history):
     diff = compare(ra, rb, n_boot=20)
     assert diff["deltas"]["accuracy"]["delta"] == 0.5
     assert {(f["item_id"], f["variant"]) for f in diff["flipped"]} == {("mc-1", "plain"), ("mc-1", "shuffled")}
+
+
+def test_crows_pairs_reports_lm_eval_measures_too(tmp_path, history):
+    """stereotype_share follows the paper (antistereo rows swapped); pct_stereotype and likelihood_diff
+    are lm-eval's crows_pairs: the file's sent_more against sent_less, as written."""
+    import csv
+    from pathlib import Path
+
+    from evals.importers import import_suite
+
+    source = Path(__file__).parent / "fixtures" / "crows_pairs_anonymized.csv"
+    suite = import_suite("crows", source, tmp_path)
+    run_id = Runner(history, loader=fake_loader(FakeLM()), n_boot=10).start(RunSpec(suite, None))
+    metrics = history.run(run_id)["metrics"]["overall"]
+    rows = list(csv.DictReader(source.open(encoding="utf-8")))
+    ll = lambda text: -float(len(text.strip()))  # noqa: E731  (FakeLM's log-likelihood)
+    sent_more_wins = [ll(r["sent_more"]) > ll(r["sent_less"]) for r in rows]
+    stereotyped_wins = [w if r["stereo_antistereo"] == "stereo" else ll(r["sent_less"]) > ll(r["sent_more"])
+                        for w, r in zip(sent_more_wins, rows)]
+    gaps = [abs(ll(r["sent_more"]) - ll(r["sent_less"])) for r in rows]
+    assert any(r["stereo_antistereo"] == "antistereo" for r in rows) and sent_more_wins != stereotyped_wins
+    assert metrics["pct_stereotype"]["value"] == pytest.approx(sum(sent_more_wins) / len(rows))
+    assert metrics["stereotype_share"]["value"] == pytest.approx(sum(stereotyped_wins) / len(rows))
+    assert metrics["likelihood_diff"]["value"] == pytest.approx(sum(gaps) / len(rows))
