@@ -1,8 +1,11 @@
 """The decoder-only Transformer: llama, mistral, qwen2 and qwen3 in one definition.
 
 Module and parameter names follow the Hugging Face checkpoints (`model.layers.0.self_attn.q_proj`),
-so a checkpoint's tensor names are the state-dict keys. It knows nothing about files,
-tokenizers, sampling or quantization (quantization swaps the nn.Linear projections from outside).
+so a checkpoint's tensor names are the state-dict keys. Two paths: `forward` (prompts, scoring,
+attention capture) and `decode` (one token per step through the KV cache, flat, for speed); once
+loaded, q/k/v and gate/up of plain layers run as one stacked matmul each (`fuse_projections`).
+It knows nothing about files, tokenizers, sampling or quantization (quantization swaps the
+nn.Linear projections from outside).
 """
 from __future__ import annotations
 
