@@ -65,7 +65,9 @@ def bench_one(folder: Path, precision: str, device: str, args, bandwidth: float)
     prompt = [rng.randrange(3, model.info.vocab_size) for _ in range(args.prompt_tokens)]
     hf_model = load_transformers(folder, model.info.precision, device) if args.compare_hf else None
     ours, theirs = Timing(), Timing()
-    time_engine(model, prompt, 4, Timing())  # warm-up (and, with --decode compiled, the compile)
+    # warm-up at full length: the KV cache gets its final size, so a compiled step is compiled here,
+    # not again inside the first timed run
+    time_engine(model, prompt, args.new_tokens, Timing())
     if hf_model is not None:
         time_transformers(hf_model, prompt[:8], 4, Timing(), device)
     for _ in range(args.repeats):
