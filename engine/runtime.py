@@ -13,14 +13,14 @@ from pathlib import Path
 
 import torch
 
-from .errors import EngineError, PromptTooLongError
+from .errors import EngineError, OutOfMemoryError, PromptTooLongError, is_out_of_memory
 from .generation import Generation
 from .kv_cache import KVCache
 from .model import Transformer
 from .tokenizer import Tokenizer
 from .types import ContinuationScore, ModelInfo, Sampling
 
-CACHE_BLOCK = 256  # cache lengths are rounded up to this, so small growth doesn't reallocate
+CACHE_BLOCK = 256  # the smallest cache; larger ones double it (see _cache_length)
 
 
 class Model:
@@ -183,10 +183,10 @@ class Model:
     def _prefill(self, prompt_ids: list[int], needed_len: int):
         self._epoch += 1
         if self._cache is None or self._cache.max_len < needed_len:
-            length = min(-(-needed_len // CACHE_BLOCK) * CACHE_BLOCK, self.info.context_length)
+            length = min(_cache_length(needed_len), self.info.context_length)
             self._cache = None
             self._cached_ids = []
-            self._cache = self._allocate_cache(max(length, needed_len))
+            self._cache = self._allocate_cache(max(length, needed_len), needed_len)
             self._static_step = None
         reused = _common_prefix(self._cached_ids, prompt_ids)
         reused = min(reused, len(prompt_ids) - 1)  # at least one token must run to get logits
@@ -238,6 +238,9 @@ class Model:
             # CUDA-graph capture keep their addresses instead of refusing a step that mutates inputs.
             for tensor in cache.keys + cache.values:
                 torch._dynamo.mark_static_address(tensor)
+            # Each cache size (and each loaded model) is one more compile of the same step function;
+            # past dynamo's default limit of 8 it would silently stop compiling it.
+            torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
             mode = "reduce-overhead" if self.device.type == "cuda" else "default"
             return torch.compile(step, mode=mode, dynamic=False)
         return step
@@ -249,21 +252,22 @@ class Model:
                 self._cached_ids = list(ids)
 
     # ---- internals --------------------------------------------------------------------------
-    def _allocate_cache(self, length: int) -> KVCache:
+    def _allocate_cache(self, length: int, needed: int | None = None) -> KVCache:
+        """A cache of `length` positions; if that does not fit, one of exactly `needed` positions."""
         c = self.config
         try:
             return KVCache.allocate(c.num_hidden_layers, 1, c.num_key_value_heads, length, c.head_dim,
                                     self.compute_dtype, self.device)
         except (torch.OutOfMemoryError, MemoryError, RuntimeError) as err:
-            from .errors import OutOfMemoryError, is_out_of_memory
-
             if not is_out_of_memory(err):
                 raise
-
-            raise OutOfMemoryError(
-                f"the key/value cache for {length} tokens does not fit in {self.device} memory; "
-                "lower max tokens, start a new chat, or use a smaller precision"
-            )
+        # retried outside the except block, so the failed attempt's tensors are already freed
+        if needed is not None and needed < length:
+            return self._allocate_cache(needed)
+        raise OutOfMemoryError(
+            f"the key/value cache for {length} tokens does not fit in {self.device} memory; "
+            "lower max tokens, start a new chat, or use a smaller precision"
+        )
 
     def _check_length(self, length: int):
         if length > self.info.context_length:
@@ -274,6 +278,16 @@ class Model:
 
     def __repr__(self):
         return f"Model({Path(self.info.path).name}, {self.info.model_type}, {self.info.precision}, {self.device})"
+
+
+def _cache_length(needed: int) -> int:
+    """Cache positions to allocate for `needed`: CACHE_BLOCK doubled until it fits. A growing chat
+    reallocates (and a compiled step recompiles) a handful of times, not every CACHE_BLOCK tokens,
+    for at most twice the memory it needs."""
+    length = CACHE_BLOCK
+    while length < needed:
+        length *= 2
+    return length
 
 
 def _common_prefix(a: list[int], b: list[int]) -> int:

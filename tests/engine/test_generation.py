@@ -1,4 +1,5 @@
 """Sampling, streaming text, stop conditions, cancel and cached-prefix reuse."""
+import pytest
 import torch
 
 import engine
@@ -126,7 +127,6 @@ def test_chat_truncation_drops_oldest_turns_and_says_so(checkpoint_factory):
     assert len(list(stream)) == 16
     assert stream.stats.dropped_messages > 0
     assert stream.stats.prompt_tokens <= model.info.context_length - 16
-    import pytest
 
     with pytest.raises(engine.PromptTooLongError):
         model.chat(messages, settings)
@@ -162,7 +162,6 @@ def test_interleaved_generations_on_one_model_fail_clearly(checkpoint_factory):
     next(first)
     second = model.generate(model.tokenizer.encode("To be"), settings)
     assert len(list(second)) == 10  # the newest generation owns the cache
-    import pytest
 
     with pytest.raises(engine.EngineError, match="one generation at a time"):
         list(first)
@@ -187,9 +186,32 @@ def test_pipelined_token_loop_gives_the_same_tokens_and_cache(checkpoint_factory
 
 
 def test_bad_sampling_settings_are_clear_errors():
-    import pytest
 
     for bad in ({"top_p": 0.0}, {"top_p": 1.5}, {"temperature": -1}, {"repetition_penalty": 0},
                 {"min_p": 1.5}, {"top_k": -3}, {"max_new_tokens": -1}):
         with pytest.raises(engine.EngineError, match="bad sampling setting"):
             engine.Sampling(**bad)
+
+
+def test_cache_grows_by_doubling_and_falls_back_to_the_exact_size(checkpoint_factory, monkeypatch):
+    from engine import runtime
+
+    assert [runtime._cache_length(n) for n in (1, 256, 257, 600, 1025)] == [256, 256, 512, 1024, 2048]
+    model = engine.load(checkpoint_factory("llama", max_position_embeddings=2048), device="cpu", precision="fp32")
+    settings = engine.Sampling(max_new_tokens=8, stop_on_eos=False)
+    prompt = model.tokenizer.encode("To be, or not to be")
+    list(model.generate(prompt * (300 // len(prompt)), settings))
+    assert model._cache.max_len == 512  # ~300 + 8 positions
+    real_allocate = runtime.KVCache.allocate
+
+    def allocate_at_most_700(n_layers, batch, n_kv_heads, max_len, *rest):
+        if max_len > 700:
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 MiB")
+        return real_allocate(n_layers, batch, n_kv_heads, max_len, *rest)
+
+    monkeypatch.setattr(runtime.KVCache, "allocate", allocate_at_most_700)
+    list(model.generate(prompt * (600 // len(prompt)), settings))
+    needed = len(prompt * (600 // len(prompt))) + 8
+    assert model._cache.max_len == needed  # 1024 did not fit: exactly what this generation needs
+    with pytest.raises(engine.OutOfMemoryError, match="key/value cache .* does not fit"):
+        list(model.generate(prompt * (800 // len(prompt)), settings))
