@@ -69,7 +69,9 @@ class Generation:
         eos = set(model.tokenizer.eos_ids) if s.stop_on_eos else set()
         stream = TextStream(model.tokenizer, self.prompt_ids)
         stop_holdback = max((len(x) for x in s.stop), default=0)
-        emitted_text, pending = "", []  # text already yielded; tokens held while a stop string may form
+        # tokens held back while a stop string may still form: at least the last (longest stop - 1)
+        # characters, so a stop string always lies wholly inside the held text
+        pending = []
         started = time.perf_counter()
         stats.prompt_tokens = len(self.prompt_ids)
         seen = torch.tensor(self.prompt_ids, dtype=torch.long, device=model.device)
@@ -114,31 +116,27 @@ class Generation:
                 stats.time_to_first_token_s = first_token_at - started
             if token_id in eos:
                 stop_reason = "eos"
-                yield from self._release(pending, emitted_text, final=True)[0]
+                yield from self._release(pending, final=True)[0]
                 pending = []
                 yield token
                 break
             delta = stream.push(token_id)
             pending.append(Token(token.id, delta, token.logprob, token.top))
-            pending_text = "".join(t.text for t in pending)
-            hit = _find_stop(emitted_text + pending_text, s.stop, len(emitted_text))
+            hit = _find_stop("".join(t.text for t in pending), s.stop) if s.stop else None
             if hit is not None:
                 stop_reason = "stop"
-                cut = hit - len(emitted_text)
-                out, _ = self._release(pending, emitted_text, final=True, cut=cut)
+                out, _ = self._release(pending, final=True, cut=hit)
                 yield from out
                 pending = []
                 break
-            out, pending = self._release(pending, emitted_text, final=False, holdback=stop_holdback - 1)
-            for t in out:
-                emitted_text += t.text
-                yield t
+            out, pending = self._release(pending, final=False, holdback=stop_holdback - 1)
+            yield from out
             if step_next and not pipelined:
                 logits = model.decode_step(chosen, position, epoch)  # (V,)
                 position += 1
         tail = stream.flush() if stop_reason not in ("stop",) else ""
         if pending or tail:
-            out, _ = self._release(pending, emitted_text, final=True)
+            out, _ = self._release(pending, final=True)
             out = list(out)
             if tail and out:
                 out[-1] = Token(out[-1].id, out[-1].text + tail, out[-1].logprob, out[-1].top)
@@ -153,7 +151,7 @@ class Generation:
             stats.decode_tokens_per_s = (len(generated) - 1) / max(finished - first_token_at, 1e-9)
 
     @staticmethod
-    def _release(pending: list[Token], emitted: str, final: bool, holdback: int = 0, cut: int | None = None):
+    def _release(pending: list[Token], final: bool, holdback: int = 0, cut: int | None = None):
         """Split held tokens into those safe to yield now and those still held back for stop strings."""
         if cut is not None:  # a stop string starts at `cut` chars into the pending text: trim there
             out, used = [], 0
@@ -201,13 +199,7 @@ class _HostCopy:
         return self.host.tolist()
 
 
-def _find_stop(text: str, stops: tuple[str, ...], search_from: int) -> int | None:
-    """Index where the earliest stop string starts in text (only matches ending past search_from)."""
-    best = None
-    for stop in stops:
-        if not stop:
-            continue
-        index = text.find(stop, max(0, search_from - len(stop) + 1))
-        if index != -1 and (best is None or index < best):
-            best = index
-    return best
+def _find_stop(text: str, stops: tuple[str, ...]) -> int | None:
+    """Index where the earliest stop string starts in text, or None."""
+    found = [index for stop in stops if stop and (index := text.find(stop)) != -1]
+    return min(found) if found else None
