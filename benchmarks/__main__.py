@@ -10,7 +10,13 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
     cli.register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
-    return args.handler(args)
+    from engine import EngineError
+
+    try:
+        return args.handler(args)
+    except EngineError as err:
+        print(f"python -m benchmarks: error: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

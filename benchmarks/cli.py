@@ -37,13 +37,21 @@ def register(subparsers):
 
 
 def run_bench(args) -> int:
+    if args.new_tokens < 2 or args.prompt_tokens < 1 or args.repeats < 1:
+        raise engine.EngineError("--new-tokens must be at least 2 (decode speed needs a token after the first), "
+                                 "--prompt-tokens and --repeats at least 1")
+    shape = None
+    if args.random:
+        try:
+            shape = SHAPES.get(args.random) or LlamaShape.parse(args.random)
+        except (ValueError, TypeError) as err:
+            raise engine.EngineError(f"--random {args.random}: {err}") from None
     if args.threads:
         torch.set_num_threads(args.threads)
     device = str(engine.devices.resolve_device(args.device))
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(args.model).expanduser() if args.model else engine.default_model_path()
         if args.random:
-            shape = SHAPES.get(args.random) or LlamaShape.parse(args.random)
             dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
             folder = write_random_llama(Path(scratch) / "random", shape, dtype=dtype)
         bandwidth = measure_bandwidth(device)

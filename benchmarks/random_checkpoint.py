@@ -28,7 +28,11 @@ class LlamaShape:
         values = {}
         for part in filter(None, text.split(",")):
             key, _, value = part.partition("=")
-            values[names.get(key.strip(), key.strip())] = int(value)
+            field = names.get(key.strip(), key.strip())
+            if field not in cls.__dataclass_fields__ or not value.strip().isdigit():
+                raise ValueError(f"{part.strip()!r}: use a known shape name or name=number pairs with "
+                                 f"{', '.join(names)}")
+            values[field] = int(value)
         return cls(**values)
 
 

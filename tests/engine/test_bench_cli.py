@@ -23,3 +23,11 @@ def test_floors_print_decode_and_prefill(checkpoint_factory, capsys):
     out = capsys.readouterr().out
     assert re.search(r"decode floor, 1 thread\(s\): 9 matmuls", out), out  # 2 layers x 4 stacked + output
     assert re.search(r"prefill floor, \d+ thread\(s\), 16 tokens: 9 matmuls, [\d.]+ GFLOP", out), out
+
+
+def test_bench_refuses_bad_arguments_in_one_line(capsys):
+    assert bench_main(["bench", "--random", "hidden=x"]) == 2
+    assert bench_main(["bench", "--new-tokens", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "'hidden=x': use a known shape name" in err and "--new-tokens must be at least 2" in err
+    assert "Traceback" not in err
