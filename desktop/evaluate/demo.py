@@ -56,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from ..main_window import MainWindow
 
-    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app = QApplication.instance() or QApplication(sys.argv[:1])  # noqa: F841 - held so the application object lives as long as this function
     history = History.open(args.db or folder / "history.db")
     settings = QSettings(str(folder / "settings.ini"), QSettings.Format.IniFormat)
     window = MainWindow(settings, history, Path(args.model), autoload=False)
