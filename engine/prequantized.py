@@ -12,7 +12,7 @@ from dataclasses import replace
 import torch
 from torch import nn
 
-from .checkpoint import TensorEntry, iter_tensors
+from .build import place
 from .errors import ModelFormatError, PrecisionError, UnsupportedModelError
 
 
@@ -35,7 +35,7 @@ def _stored_precision(quant: dict) -> str:
     raise UnsupportedModelError("quantization_config says bitsandbytes but neither load_in_8bit nor load_in_4bit")
 
 
-def stored_precision_for(quant: dict, entries: dict[str, TensorEntry], expected: dict, requested: str) -> str:
+def stored_precision_for(quant: dict, entries, expected: dict, requested: str) -> str:
     """The stored precision (int8 | nf4 | fp4), after checking it was asked for and every companion is there."""
     stored = _stored_precision(quant)
     if requested not in ("auto", stored):
@@ -70,15 +70,15 @@ def options_from_config(quant: dict, options):
                    double_quant=bool(quant.get("bnb_4bit_use_double_quant", False)))
 
 
-def load_prequantized(network: nn.Module, entries: dict[str, TensorEntry], precision: str, device: torch.device,
+def load_prequantized(network: nn.Module, source, precision: str, device: torch.device,
                       dtype: torch.dtype, wanted: set[str]):
-    from .loader import place
+    """Fill the swapped network from `source` (a formats.ModelSource of a pre-quantized folder)."""
     from .quantize import bnb
 
     b = bnb()
     companions: dict[str, dict[str, torch.Tensor]] = {}
     weights: dict[str, torch.Tensor] = {}
-    for name, tensor in iter_tensors(list(entries.values())):
+    for name, tensor in source.read():
         if name in wanted:
             module = network.get_submodule(name.rpartition(".")[0])
             if name.endswith(".weight") and isinstance(module, (b.nn.Linear4bit, b.nn.Linear8bitLt)):

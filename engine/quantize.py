@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from .checkpoint import TensorEntry, iter_tensors
+from .build import checked, place
 from .errors import PrecisionError
 
 PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
@@ -98,11 +98,10 @@ def swap_projections(network: nn.Module, precision: str, options: QuantOptions, 
         parent.register_module(leaf, layer)
 
 
-def load_quantized(network: nn.Module, entries: dict[str, TensorEntry], precision: str, device: torch.device,
+def load_quantized(network: nn.Module, source, precision: str, device: torch.device,
                    dtype: torch.dtype, raw_options: dict, prequantized_config: dict | None = None):
-    """Swap the projections, then stream every tensor in, quantizing projection weights on arrival."""
-    from .loader import place
-
+    """Swap the projections, then stream every tensor of `source` (a formats.ModelSource) in,
+    quantizing projection weights on arrival."""
     options = QuantOptions.from_kwargs(raw_options)
     b = bnb()
     if prequantized_config:
@@ -114,9 +113,9 @@ def load_quantized(network: nn.Module, entries: dict[str, TensorEntry], precisio
     if prequantized_config:
         from .prequantized import load_prequantized
 
-        load_prequantized(network, entries, precision, device, dtype, wanted)
+        load_prequantized(network, source, precision, device, dtype, wanted)
         return
-    for name, tensor in iter_tensors([e for n, e in entries.items() if n in wanted]):
+    for name, tensor in checked(source.read(n for n in source.tensors if n in wanted)):
         module_name, _, attr = name.rpartition(".")
         module = network.get_submodule(module_name)
         if attr == "weight" and isinstance(module, b.nn.Linear4bit):

@@ -37,6 +37,7 @@ class Tokenizer:
         eos = self.token_to_id(self.special_tokens.get("eos_token"))
         ids = ([eos] if eos is not None else []) + [i for i in eos_extra if i is not None]
         self.eos_ids: list[int] = list(dict.fromkeys(ids))
+        self.add_bos = bool(config.get("add_bos_token", False))  # what transformers' tokenizer(text) adds
         self.vocab_size = backend.get_vocab_size(with_added_tokens=True)
         self._token_texts: dict[int, str] = {}
 
@@ -52,6 +53,10 @@ class Tokenizer:
             backend = HFTokenizer.from_file(str(path))
         except Exception as err:  # tokenizers raises a bare Exception on a bad file
             raise ModelFormatError(f"{path} could not be read ({err}); re-download it")
+        # Fine-tuners' files often store padding/truncation for batched training; transformers never
+        # applies them to one text, and neither does glasslm (they would pad or cut every prompt).
+        backend.no_padding()
+        backend.no_truncation()
         config_path = folder / "tokenizer_config.json"
         config = read_json(config_path, "tokenizer_config.json") if config_path.exists() else {}
         return cls(backend, config, _chat_template_source(folder, config), eos_extra)

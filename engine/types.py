@@ -97,6 +97,7 @@ class ModelInfo:
     device: str
     fingerprint: str
     name: str = ""
+    source_format: str = ""  # what the file stores: "GGUF Q4_1", "safetensors BF16", ...
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -6,6 +6,9 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# The tests' default model is the small bundled bard-mini (the app's is SmolLM2-135M-Instruct);
+# tests of the real default model name its GGUF explicitly.
+os.environ.setdefault("GLASSLM_MODEL", str(Path(__file__).resolve().parent.parent / "assets" / "models" / "bard-mini"))
 sys.path.insert(0, str(Path(__file__).parent))
 
 from checkpoints import make_checkpoint  # noqa: E402
