@@ -83,7 +83,7 @@ def open_gguf(path: Path) -> ModelSource:
     if rope_freqs is not None:
         from ..config import rope_inverse_frequencies
 
-        divisors = torch.from_numpy(np.array(_dequantized(rope_freqs, None, where))).float().reshape(-1)  # (D/2,)
+        divisors = _dequantized(rope_freqs, None, where).float().reshape(-1)  # (D/2,)
         base = rope_inverse_frequencies(config)  # (D/2,)
         if divisors.shape != base.shape:
             raise ModelFormatError(f"{where} has rope_freqs of {divisors.numel()} values for {base.numel()} "
@@ -93,9 +93,24 @@ def open_gguf(path: Path) -> ModelSource:
     return ModelSource(
         path=path, format="gguf", config=config, tokenizer=tokenizer, tensors=tensors, read_tensors=read,
         fingerprint=_fingerprint(path, metadata, reader), n_params=sum(int(np.prod(t.shape)) for t in reader.tensors),
-        name=path.stem, generation_config={}, inv_freq=inv_freq,
+        name=path.stem, generation_config=_generation_defaults(metadata), inv_freq=inv_freq,
         stored_types=tuple(kind for kind, _ in weight_types.most_common()),
     )
+
+
+SAMPLING_KEYS = {  # newer converters store generation_config.json's defaults under general.sampling.*
+    "general.sampling.temp": "temperature", "general.sampling.top_k": "top_k", "general.sampling.top_p": "top_p",
+    "general.sampling.min_p": "min_p", "general.sampling.penalty_repeat": "repetition_penalty",
+}
+
+
+def _generation_defaults(metadata: dict) -> dict:
+    """generation_config.json-style defaults from the file's sampling metadata."""
+    found = {name: metadata[key] for key, name in SAMPLING_KEYS.items()
+             if isinstance(metadata.get(key), (int, float)) and not isinstance(metadata.get(key), bool)}
+    if found.get("temperature", 0) > 0:
+        found["do_sample"] = True
+    return found
 
 
 def engine_name(gguf_name: str) -> str:

@@ -134,3 +134,27 @@ def test_a_closed_model_says_so(checkpoint_factory):
                  lambda: model.attention(prompt)):
         with pytest.raises(engine.EngineError, match="closed"):
             call()
+
+
+def test_tokenizer_json_padding_and_truncation_never_apply(tmp_path, checkpoint_factory):
+    """Fine-tuners' tokenizer.json files often store padding and truncation settings; transformers'
+    fast tokenizer never applies them to one text, and neither may glasslm."""
+    import json
+    import shutil
+
+    import transformers
+
+    folder = tmp_path / "padded"
+    shutil.copytree(checkpoint_factory("llama", "bytelevel"), folder)
+    data = json.loads((folder / "tokenizer.json").read_text())
+    pad_id = data["model"]["vocab"].get("</s>", 1)
+    data["padding"] = {"strategy": {"Fixed": 64}, "direction": "Right", "pad_to_multiple_of": None,
+                       "pad_id": pad_id, "pad_type_id": 0, "pad_token": "</s>"}
+    data["truncation"] = {"direction": "Right", "max_length": 5, "strategy": "LongestFirst", "stride": 0}
+    (folder / "tokenizer.json").write_text(json.dumps(data))
+    model = engine.load(folder)
+    text = "The animal didn't cross the street because it was tired."
+    reference = transformers.PreTrainedTokenizerFast(tokenizer_file=str(folder / "tokenizer.json"))
+    ids = model.tokenizer.encode(text)
+    assert ids == reference(text, add_special_tokens=False).input_ids
+    assert 5 < len(ids) < 64
