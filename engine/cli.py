@@ -14,7 +14,7 @@ from .types import Sampling
 
 
 def add_model_arguments(parser: argparse.ArgumentParser):
-    parser.add_argument("--model", help="model folder (default: the bundled model)")
+    parser.add_argument("--model", help="model folder or .gguf file (default: SmolLM2-135M-Instruct)")
     parser.add_argument("--precision", default="auto", choices=PRECISIONS)
     parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
 
@@ -54,6 +54,24 @@ def register(subparsers):
     chat.set_defaults(handler=run_chat)
 
 
+def load_from_args(args):
+    """Load --model (or the default, saying so when it fell back to bard-mini) and print what was loaded."""
+    from .loader import default_model_note
+
+    if not args.model and (note := default_model_note()):
+        print(note, file=sys.stderr)
+    model = load(args.model, device=args.device, precision=args.precision)
+    print(describe_loaded(model.info), file=sys.stderr)
+    return model
+
+
+def describe_loaded(info) -> str:
+    """'SmolLM2-135M-Instruct.Q4_1: llama, 135M parameters, GGUF Q4_1 -> fp32 on cpu'."""
+    stored = f"{info.source_format} \u2192 " if info.source_format else ""
+    return (f"{info.name}: {info.model_type}, {info.n_params / 1e6:.0f}M parameters, "
+            f"{stored}{info.precision} on {info.device}")
+
+
 def format_stats(stats, memory: dict) -> str:
     weights = memory["weights_bytes"] / 2**20
     kv = memory["kv_cache_bytes"] / 2**20
@@ -64,7 +82,7 @@ def format_stats(stats, memory: dict) -> str:
 
 
 def run_generate(args) -> int:
-    model = load(args.model, device=args.device, precision=args.precision)
+    model = load_from_args(args)
     settings = sampling_from_args(model, args)
     if args.chat:
         stream = model.chat([{"role": "user", "content": args.prompt}], settings)
@@ -80,11 +98,10 @@ def run_generate(args) -> int:
 
 
 def run_chat(args) -> int:
-    model = load(args.model, device=args.device, precision=args.precision)
+    model = load_from_args(args)
     settings = sampling_from_args(model, args)
     messages = [{"role": "system", "content": args.system}] if args.system else []
-    print(f"{model.info.name} ({model.info.model_type}, {model.info.precision} on {model.info.device}). "
-          "Empty line or Ctrl-D to quit.", file=sys.stderr)
+    print("Empty line or Ctrl-D to quit.", file=sys.stderr)
     while True:
         try:
             line = input("> ")
