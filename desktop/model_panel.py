@@ -21,6 +21,7 @@ from .model_worker import Loaded, LoadRequest
 RECENT_KEY = "models/recent"
 MAX_RECENT = 8
 OPEN_FOLDER = "__open__"  # item data of the "Open model folder…" entry
+OPEN_GGUF = "__open_gguf__"  # item data of the "Open GGUF file…" entry
 
 
 def recent_models(settings: QSettings) -> list[str]:
@@ -118,14 +119,18 @@ class ModelChooser(QWidget):
 
     def _fill_models(self, selected: str):
         self.model_box.clear()
-        self.model_box.addItem(f"{self.default_path.name} (bundled)", str(self.default_path))
+        self.model_box.addItem(f"{self.default_path.name} (default)", str(self.default_path))
+        bundled = str(engine.bundled_model_path())
+        if bundled != str(self.default_path):
+            self.model_box.addItem(f"{Path(bundled).name} (bundled)", bundled)
         for path in recent_models(self.settings):
-            if path != str(self.default_path):
+            if path not in (str(self.default_path), bundled):
                 self.model_box.addItem(self._label(path), path)
         for index in range(self.model_box.count()):
             self.model_box.setItemData(index, self.model_box.itemData(index), Qt.ItemDataRole.ToolTipRole)
         self.model_box.insertSeparator(self.model_box.count())
         self.model_box.addItem("Open model folder…", OPEN_FOLDER)
+        self.model_box.addItem("Open GGUF file…", OPEN_GGUF)
         self.model_box.setCurrentIndex(max(0, self.model_box.findData(selected)))
 
     @staticmethod
@@ -133,14 +138,18 @@ class ModelChooser(QWidget):
         return f"{Path(path).name}  —  {Path(path).parent}"
 
     def _on_model_activated(self, index: int):
-        if self.model_box.itemData(index) != OPEN_FOLDER:
+        choice = self.model_box.itemData(index)
+        if choice not in (OPEN_FOLDER, OPEN_GGUF):
             self._last_index = index
             self.changed.emit()
             return
         self.model_box.setCurrentIndex(self._last_index)
-        folder = QFileDialog.getExistingDirectory(self, "Open a model folder (the one holding config.json)")
-        if folder:
-            self.select_path(folder)
+        if choice == OPEN_GGUF:
+            path, _ = QFileDialog.getOpenFileName(self, "Open a GGUF model file", "", "GGUF models (*.gguf);;All files (*)")
+        else:
+            path = QFileDialog.getExistingDirectory(self, "Open a model folder (the one holding config.json)")
+        if path:
+            self.select_path(path)
 
 
 class ModelPanel(QWidget):

@@ -139,7 +139,7 @@ class MatrixForm(QWidget):
             if self.models.item(row).data(PATH_ROLE) == str(path):
                 self.models.item(row).setCheckState(Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked)
                 return
-        label = Path(path).name + (" (bundled)" if Path(path) == self.default_model else "")
+        label = Path(path).name + (" (default)" if Path(path) == self.default_model else "")
         item = QListWidgetItem(label)
         item.setToolTip(str(path))
         item.setData(PATH_ROLE, str(path))
@@ -241,9 +241,10 @@ class MatrixForm(QWidget):
                 self.error.emit(str(err))
 
     def _ask_model_folder(self):
-        path = QFileDialog.getExistingDirectory(self, "Add a model folder")
+        path, _ = QFileDialog.getOpenFileName(self, "Add a model: a .gguf file, or a folder's config.json", "",
+                                              "Models (*.gguf config.json);;All files (*)")
         if path:
-            self.add_model(path)
+            self.add_model(str(Path(path).parent) if Path(path).name == "config.json" else path)
 
 
 def _numbers(text: str, kind, label: str) -> list:
