@@ -206,7 +206,8 @@ class ModelPanel(QWidget):
         self.load_button.setEnabled(True)
         info, memory = result.info, result.memory
         self.status.setText(
-            f"{info.name} · {info.model_type} · {human_count(info.n_params)} params · {info.precision} on "
+            f"{info.name} · {info.model_type} · {human_count(info.n_params)} params · "
+            f"{info.source_format + ' → ' if info.source_format else ''}{info.precision} on "
             f"{info.device} · weights {human_bytes(memory['weights_bytes'])} · context {info.context_length} · "
             f"loaded in {result.seconds:.1f} s")
         self.status.setToolTip(info.path)

@@ -163,6 +163,7 @@ class Model:
             "weights_bytes": sum(by_dtype.values()),
             "kv_cache_bytes": self._cache.nbytes() if self._cache else 0,
             "device": str(self.device),
+            "loaded_from": self.info.source_format,  # what the file stores, e.g. "GGUF Q4_1"
         }
 
     def close(self):
