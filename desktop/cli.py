@@ -22,7 +22,7 @@ def build_parser() -> argparse.ArgumentParser:
     app.add_argument("--db")
     app.set_defaults(handler=run_app)
     engine_cli.register(subparsers)
-    for module_name in ("engine.train", "benchmarks.cli", "evals.cli"):
+    for module_name in ("engine.train", "benchmarks.cli", "evals.cli", "engine.library.cli"):
         module = _optional(module_name)
         if module is not None and hasattr(module, "register"):
             module.register(subparsers)
