@@ -193,11 +193,8 @@ def cmd_export(args) -> int:
         results = history.results(run["id"])
     report = run.get("metrics") or (build_report(results, seed=run["seed"]) if results else None)
     text = fmt.export(run, results, report, args.format)
-    if args.output:
-        try:
-            Path(args.output).expanduser().write_text(text, encoding="utf-8")
-        except OSError as exc:
-            raise EvalError(f"cannot write {args.output}: {exc.strerror}") from exc
+    if args.output is not None:
+        fmt.write_file(args.output, text, history_path=_db(args))
         print(f"wrote {len(results)} results to {args.output}", file=sys.stderr)
     else:
         sys.stdout.write(text)

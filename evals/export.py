@@ -1,7 +1,8 @@
 """Render runs for people and files: metric tables, and exports as JSONL, CSV, JSON or Markdown.
 
 Pure formatting of dicts the history returns (runs, results) and the reports report.py
-builds; no database access, no printing.
+builds, plus `write_file`, which saves an export atomically and never over the history
+database or any other SQLite file; no database access, no printing.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import csv
 import io
 import json
 from pathlib import Path
+
+from .errors import EvalError
 
 FORMATS = ("jsonl", "csv", "json", "md")
 CSV_COLUMNS = ("run_id", "item_id", "variant", "kind", "part", "category", "correct", "score", "output",
@@ -137,3 +140,16 @@ def markdown(run: dict, results: list[dict], report: dict | None) -> str:
                  _short(r["output"], 60), _short(r["expected"], 60)]
         out.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return "\n".join(out) + "\n"
+
+
+def write_file(path: str | Path, text: str, history_path: str | Path | None = None) -> Path:
+    """Write an export to `path` through a temporary file (a failed write leaves no half file).
+
+    Refuses the history database, its -wal/-shm files and any other SQLite file (EvalError).
+    """
+    from engine.safe_write import FileWriteError, write_text
+
+    try:
+        return write_text(path, text, protect=[history_path] if history_path is not None else [])
+    except FileWriteError as exc:
+        raise EvalError(str(exc)) from exc

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -148,12 +149,21 @@ def list_suites(user_dir: Path | None = None) -> list[SuiteSummary]:
 
 
 def load_suite(path: Path, source: str = "file") -> Suite:
-    """Read and validate a suite file; raises SuiteError with file, line, item and field."""
-    path = Path(path)
+    """Read and validate a suite file; raises SuiteError with file, line, item and field.
+
+    The suite's `path` is absolute, so a run started from one folder resumes from any other.
+    """
+    path = Path(os.path.abspath(Path(path).expanduser()))
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise SuiteError(f"cannot read suite file {path}: {exc.strerror}") from exc
+    return parse_suite(data, path, source)
+
+
+def parse_suite(data: bytes, path: Path, source: str = "file") -> Suite:
+    """Validate the bytes of a suite file that is (or will be) at `path`; nothing is read or written."""
+    path = Path(path)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from evals.errors import EvalError
+from evals.export import write_file
 
 from ..message_bar import MessageBar
 from ..pages import AppContext
@@ -146,10 +147,7 @@ class HistoryPage(QWidget):
 
         def work() -> str:
             text = export_runs(self.history, run_ids, fmt_name)
-            try:
-                path.write_text(text, encoding="utf-8")
-            except OSError as err:
-                raise EvalError(f"cannot write {path}: {err.strerror}; choose another file") from err
+            write_file(path, text, history_path=self.history.path)  # atomic; never over an SQLite file
             return str(path)
 
         self.tasks.submit(f"export-{path}", work, self._on_exported, self.message_bar.show_error)

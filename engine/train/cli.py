@@ -7,6 +7,7 @@ it standalone. Progress lines go to stderr. Training itself lives in pipeline.py
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -26,11 +27,18 @@ def register(subparsers) -> argparse.ArgumentParser:
     return parser
 
 
+def folder(text: str) -> Path:
+    """argparse type of the folder flags: an empty value (a script's unset variable) is an error, not '.'."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty; give a folder path")
+    return Path(text)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--corpus", type=Path, action="append", required=True,
+    parser.add_argument("--corpus", type=folder, action="append", required=True,
                         help="folder of .txt files (repeatable)")
-    parser.add_argument("--out", type=Path, required=True, help="model folder to write")
-    parser.add_argument("--work", type=Path, required=True,
+    parser.add_argument("--out", type=folder, required=True, help="model folder to write")
+    parser.add_argument("--work", type=folder, required=True,
                         help="folder for the tokenizer, checkpoints and summary (rerun to resume)")
     parser.add_argument("--recipe", choices=sorted(RECIPES), default="bard-mini",
                         help="model shape and settings (default: bard-mini, the bundled model)")
@@ -43,11 +51,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fresh", action="store_true", help="ignore checkpoints in --work and start over")
 
 
+def check_arguments(args: argparse.Namespace) -> None:
+    """Mistakes in the flags, as one EngineError before anything is read or written."""
+    for flag, value, low, high in (("--steps", args.steps, 1, 10**9), ("--batch-size", args.batch_size, 1, 2**16),
+                                   ("--threads", args.threads, 1, 4096)):
+        if value is not None and not low <= value <= high:
+            raise EngineError(f"{flag} must be between {low} and {high:,}, not {value}")
+    minutes = args.max_minutes
+    if minutes is not None and not (math.isfinite(minutes) and 0 < minutes <= 10**7):
+        raise EngineError(f"--max-minutes must be a positive number of minutes, not {minutes}")
+
+
 def run(args: argparse.Namespace) -> int:
     import torch
 
     from .pipeline import run_recipe
 
+    check_arguments(args)
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.set_flush_denormal(True)  # tiny Adam moments as denormals slow CPU float math several-fold

@@ -7,6 +7,7 @@ It does not train and does not load models back.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import torch
 from safetensors.torch import save_file
 from tokenizers import Tokenizer
 
+from ..safe_write import call_writer, make_folder, replacing
 from .chat_format import BOS_TOKEN, CHAT_TEMPLATE, EOS_TOKEN, PAD_TOKEN
 from .recipe import ModelShape
 
@@ -81,18 +83,31 @@ def generation_config(tokenizer: Tokenizer) -> dict:
 
 
 def export_model(state_dict: dict, config: dict, tokenizer: Tokenizer, out_dir: Path) -> Path:
-    """Write the folder. `state_dict` holds the Transformer's tensors; they are cast to config['dtype']."""
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    """Write the folder. `state_dict` holds the Transformer's tensors; they are cast to config['dtype'].
+
+    Every file is first written in full to a temporary file; only when all five are written are
+    they renamed into place, so a full disk or an error leaves the folder as it was (no half
+    safetensors file, no new config beside old weights). Never writes over an SQLite file.
+    """
+    out_dir = make_folder(out_dir, "output folder")
     dtype = DTYPES[config["dtype"]]
     tensors = {name: t.detach().to(dtype).contiguous() for name, t in state_dict.items()}
-    save_file(tensors, str(out_dir / "model.safetensors"), metadata={"format": "pt"})
-    tokenizer.save(str(out_dir / "tokenizer.json"))
-    _write_json(out_dir / "config.json", config)
-    _write_json(out_dir / "tokenizer_config.json", tokenizer_config(config["max_position_embeddings"]))
-    _write_json(out_dir / "generation_config.json", generation_config(tokenizer))
+    texts = {
+        "config.json": _json(config),
+        "tokenizer_config.json": _json(tokenizer_config(config["max_position_embeddings"])),
+        "generation_config.json": _json(generation_config(tokenizer)),
+    }
+    with contextlib.ExitStack() as files:  # each file is renamed into place as the stack closes
+        tmp = files.enter_context(replacing(out_dir / "model.safetensors"))
+        call_writer(lambda path: save_file(tensors, str(path), metadata={"format": "pt"}), tmp,
+                    out_dir / "model.safetensors")
+        tmp = files.enter_context(replacing(out_dir / "tokenizer.json"))
+        call_writer(lambda path: tokenizer.save(str(path)), tmp, out_dir / "tokenizer.json")
+        for name, text in texts.items():
+            tmp = files.enter_context(replacing(out_dir / name))
+            tmp.write_text(text, encoding="utf-8")
     return out_dir
 
 
-def _write_json(path: Path, obj: dict) -> None:
-    path.write_text(json.dumps(obj, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+def _json(obj: dict) -> str:
+    return json.dumps(obj, indent=2, ensure_ascii=False) + "\n"

@@ -18,11 +18,13 @@ from typing import Callable
 import torch
 from tokenizers import Tokenizer
 
+from ..safe_write import make_folder, write_text, write_with
 from . import data
 from .export import export_model, hf_config
 from .recipe import Recipe
 from .tokenizer_trainer import train_tokenizer
-from .trainer import BEST, CHECKPOINT, Trainer, add_residual_dropout, build_model, evaluate
+from .trainer import (BEST, CHECKPOINT, CheckpointError, Trainer, add_residual_dropout, build_model, evaluate,
+                      load_checkpoint)
 
 
 def run_recipe(
@@ -34,8 +36,8 @@ def run_recipe(
     fresh: bool = False,
 ) -> dict:
     """Train (or continue training) `recipe` on the .txt files in `corpus`; write the model to out_dir."""
-    work_dir, out_dir = Path(work_dir), Path(out_dir)
-    work_dir.mkdir(parents=True, exist_ok=True)
+    work_dir = make_folder(work_dir, "--work folder")
+    out_dir = make_folder(out_dir, "--out folder")  # now, not after an hour of training
     if fresh:
         for name in (CHECKPOINT, BEST, "tokenizer.json"):
             (work_dir / name).unlink(missing_ok=True)
@@ -63,7 +65,8 @@ def run_recipe(
     trainer.resume()
     result = trainer.run()
 
-    best = torch.load(work_dir / BEST, map_location="cpu", weights_only=True)
+    best = load_checkpoint(work_dir / BEST, ("model", "step", "val_loss"))
+    _check_fits(best, model, work_dir / BEST)
     export_model(best["model"], config, tokenizer, out_dir)
     log(f"exported step {best['step']} (val loss {best['val_loss']:.4f}) to {out_dir}")
 
@@ -97,15 +100,31 @@ def run_recipe(
     return summary
 
 
+def _check_fits(best: dict, model, path: Path) -> None:
+    """best.pt must hold this model's tensors (a leftover of another recipe in the same --work does not)."""
+    shapes = {name: tuple(t.shape) for name, t in model.state_dict().items()}
+    tensors = best["model"]
+    fits = (isinstance(tensors, dict) and all(isinstance(t, torch.Tensor) for t in tensors.values())
+            and {name: tuple(t.shape) for name, t in tensors.items()} == shapes
+            and isinstance(best["step"], int) and isinstance(best["val_loss"], (int, float)))
+    if not fits:
+        raise CheckpointError(f"{path} does not hold weights of this model; start over with --fresh "
+                              "or use another --work folder")
+
+
 def _tokenizer(path: Path, train_docs: list, recipe: Recipe, log) -> Tokenizer:
     if path.exists():  # a resumed run must keep the ids its checkpoint was trained with
-        return Tokenizer.from_file(str(path))
+        try:
+            return Tokenizer.from_file(str(path))
+        except Exception as err:  # noqa: BLE001 - the tokenizers library raises its own exception type
+            raise CheckpointError(f"{path} is not a tokenizer file ({str(err).splitlines()[0][:200]}); start over "
+                                  "with --fresh or use another --work folder") from None
     texts = [d.text for d in train_docs]
     if recipe.data.tokenizer_sample_chars:
         texts = _truncate(texts, recipe.data.tokenizer_sample_chars)
     started = time.perf_counter()
     tokenizer = train_tokenizer(texts, recipe.shape.vocab_size)
-    tokenizer.save(str(path))
+    write_with(path, lambda tmp: tokenizer.save(str(tmp)))
     log(f"tokenizer: {tokenizer.get_vocab_size()} tokens, trained in {time.perf_counter() - started:.1f}s")
     return tokenizer
 
@@ -119,4 +138,4 @@ def _truncate(texts: list[str], limit: int) -> list[str]:
 
 
 def _write_json(path: Path, obj) -> None:
-    path.write_text(json.dumps(obj, indent=2) + "\n", encoding="utf-8")
+    write_text(path, json.dumps(obj, indent=2) + "\n")

@@ -3,14 +3,18 @@ validation, progress lines with loss and tokens/s, and resumable checkpoints.
 
 Checkpoints (`checkpoint.pt`, the latest, and `best.pt`, the weights with the lowest
 validation loss) go to a work folder and hold everything needed to continue at the next step:
-weights, optimizer moments, step, the data generator and RNG states. The loop reports through
-a `log` callback and never prints. It does not tokenize, read corpora or write model folders.
+weights, optimizer moments, step, the data generator and RNG states, all as tensors, dicts,
+lists, numbers and strings, so they load with `torch.load(weights_only=True)`: a checkpoint
+file can never run code, and one holding anything else is refused with one message. They are
+written atomically (engine/safe_write.py). The loop reports through a `log` callback and never
+prints. It does not tokenize, read corpora or write model folders.
 """
 from __future__ import annotations
 
 import math
-import os
+import pickle
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
@@ -22,6 +26,7 @@ from torch import nn
 from ..config import ModelConfig
 from ..errors import EngineError
 from ..model import Transformer
+from ..safe_write import make_folder, write_with
 from .data import random_batch
 from .recipe import TrainSettings
 
@@ -144,18 +149,21 @@ class Trainer:
         path = self.work_dir / CHECKPOINT
         if not path.exists():
             return False
+        state = load_checkpoint(path, ("model", "optimizer", "result", "generator", "torch_rng"))
         try:
-            state = torch.load(path, map_location="cpu", weights_only=False)
+            result = TrainResult(**state["result"])
+            if not all(isinstance(getattr(result, name), (int, float)) for name in asdict(result)):
+                raise TypeError("its step counts are not numbers")
             self.model.load_state_dict(state["model"], strict=True)
-        except (RuntimeError, KeyError, OSError) as err:
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.generator.set_state(state["generator"])
+            torch.set_rng_state(state["torch_rng"])
+        except (RuntimeError, KeyError, TypeError, ValueError, IndexError, AttributeError) as err:
             raise CheckpointError(
-                f"{path} does not fit this model or is damaged ({err}); start fresh with --fresh "
+                f"{path} does not fit this model or is damaged ({_first_line(err)}); start fresh with --fresh "
                 "or use another --work folder"
-            )
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.generator.set_state(state["generator"])
-        torch.set_rng_state(state["torch_rng"])
-        self.result = TrainResult(**state["result"])
+            ) from err
+        self.result = result
         self.result.stopped_early = False
         self.log(f"resumed from {path} at step {self.result.step}")
         return True
@@ -217,9 +225,44 @@ def _bar(step: int, total: int, width: int = 20) -> str:
     return "[" + "#" * filled + "." * (width - filled) + "]"
 
 
+def load_checkpoint(path: Path, keys: tuple[str, ...]) -> dict:
+    """A checkpoint's dict, read with weights_only=True (it cannot run code); CheckpointError otherwise.
+
+    `keys` must all be present. A file holding Python objects beyond tensors and plain values
+    (one written by an old glasslm with pickled objects, or a crafted one) is refused unread.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # torch warns about the pickle protocol of foreign files
+            state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        if "global" in str(err).lower():  # "Unsupported global" / "unsupported GLOBAL" across torch versions
+            raise CheckpointError(
+                f"{path} holds Python objects, not only tensors and numbers, and loading it could run code, so "
+                "glasslm does not load it (an old checkpoint, or a file glasslm did not write): start over with "
+                "--fresh or use another --work folder") from None
+        raise _damaged(path, err) from None
+    except Exception as err:  # noqa: BLE001 - torch reports truncated or foreign files in several types
+        raise _damaged(path, err) from None
+    if not isinstance(state, dict) or any(key not in state for key in keys):
+        raise CheckpointError(f"{path} is not a glasslm training checkpoint (it lacks "
+                              f"{', '.join(k for k in keys if not isinstance(state, dict) or k not in state)}); "
+                              "start over with --fresh or use another --work folder")
+    return state
+
+
+def _damaged(path: Path, err: BaseException) -> CheckpointError:
+    # torch's own text for a truncated or foreign file ("KeyError: 174812789") helps nobody.
+    return CheckpointError(f"{path} is damaged or not a training checkpoint; start over with --fresh "
+                           "or use another --work folder")
+
+
+def _first_line(err: BaseException) -> str:
+    lines = str(err).strip().splitlines()
+    return lines[0][:200] if lines else type(err).__name__
+
+
 def _atomic_save(obj, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
-    return path
+    """torch.save through a temporary file, so a full disk or a kill never leaves half a checkpoint."""
+    make_folder(path.parent, "work folder")
+    return write_with(path, lambda tmp: torch.save(obj, tmp))

@@ -9,11 +9,12 @@ never download anything: you give them the file.
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
+from engine.safe_write import FileWriteError, make_folder, write_bytes
+
 from ..errors import DatasetImportError
-from ..suite import SUITE_ID, Suite, builtin_suites_dir, load_suite
+from ..suite import SUITE_ID, Suite, builtin_suites_dir, load_suite, parse_suite
 from . import bbq, crows, truthfulqa
 
 IMPORTERS = {"truthfulqa": truthfulqa.convert, "bbq": bbq.convert, "crows": crows.convert}
@@ -38,18 +39,13 @@ def import_suite(kind: str, source: Path, dest_dir: Path, suite_id: str | None =
     header, items = IMPORTERS[kind](source, suite_id)
     if not items:
         raise DatasetImportError(f"{source.name} has no usable {kind} rows; check that it is the published file")
-    # Write and validate under the final name in a scratch folder, then move it in place, so a
-    # failed import never leaves a half-written or invalid suite behind.
-    scratch = dest.parent / ".importing"
-    scratch.mkdir(parents=True, exist_ok=True)
-    tmp = scratch / dest.name
-    with tmp.open("w", encoding="utf-8") as f:
-        for obj in [header, *items]:
-            f.write(json.dumps(obj, ensure_ascii=False) + "\n")
+    # Validate under the final name before anything is written, then write it atomically (a
+    # temporary file renamed into place), so a failed import never leaves a half or invalid suite.
+    data = "".join(json.dumps(obj, ensure_ascii=False) + "\n" for obj in [header, *items]).encode("utf-8")
+    parse_suite(data, dest, source="imported")
     try:
-        load_suite(tmp, source="imported")
-    except Exception:
-        tmp.unlink(missing_ok=True)
-        raise
-    os.replace(tmp, dest)
+        make_folder(dest.parent, "suites folder")
+        write_bytes(dest, data)
+    except FileWriteError as exc:
+        raise DatasetImportError(f"cannot save the imported suite: {exc}") from exc
     return load_suite(dest, source="imported")

@@ -3,8 +3,10 @@ engine.load, resuming from a checkpoint, the chat format, and the shipped defaul
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
+import os
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -14,11 +16,13 @@ import torch
 
 from engine.config import ModelConfig
 from engine.train import chat_format, data, register
-from engine.train.export import hf_config
+from engine.safe_write import FileWriteError
+from engine.train.export import export_model, hf_config
 from engine.train.pipeline import run_recipe
 from engine.train.recipe import TINY
 from engine.train.tokenizer_trainer import train_tokenizer
-from engine.train.trainer import BEST, Trainer, build_model, lr_at
+from engine.train.trainer import BEST, CHECKPOINT, CheckpointError, Trainer, build_model, lr_at
+from faults import file_size_limit
 
 FIXTURE_CORPUS = Path(__file__).parent / "fixtures" / "train_corpus"
 SHIPPED = Path(__file__).resolve().parents[2] / "assets" / "models" / "bard-mini"
@@ -205,3 +209,109 @@ def test_shipped_model_loads_and_chats_as_a_scene():
         assert reply.strip()
     finally:
         model.close()
+
+
+def _small_trainer(folder, seed=0, **overrides):
+    docs = data.read_corpus([FIXTURE_CORPUS])
+    tokenizer = train_tokenizer([d.text for d in docs], TINY.shape.vocab_size)
+    stream = data.token_stream(docs, tokenizer, chat_fraction=0.0, seed=0)  # (N,)
+    val = data.fixed_batches(stream, 4, TINY.shape.context_length, max_batches=1)
+    settings = replace(TINY.train, **{"steps": 2, "checkpoint_every": 100, "eval_every": 2, **overrides})
+    config = hf_config(TINY.shape, tokenizer)
+    return Trainer(build_model(config, seed), settings, stream, val, folder), config, tokenizer
+
+
+def test_checkpoints_load_with_weights_only(tmp_path):
+    trainer, _, _ = _small_trainer(tmp_path)
+    trainer.run()
+    for name in (CHECKPOINT, BEST):
+        state = torch.load(tmp_path / name, map_location="cpu", weights_only=True)  # raises if any object is pickled
+        assert "model" in state
+    assert sorted(p.name for p in tmp_path.iterdir()) == [BEST, CHECKPOINT]  # no temporary files left
+
+
+def test_a_checkpoint_that_would_run_code_is_refused_unrun(tmp_path):
+    marker = tmp_path / "code-ran"
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    torch.save({"model": Payload(), "optimizer": {}, "result": {}, "generator": 0, "torch_rng": 0},
+               tmp_path / CHECKPOINT)
+    trainer, _, _ = _small_trainer(tmp_path)
+    with pytest.raises(CheckpointError, match="could run code.*--fresh"):
+        trainer.resume()
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("content, message", [
+    (b"", "damaged or not a training checkpoint"),
+    (b"not a checkpoint at all", "damaged or not a training checkpoint"),
+    ("dict-without-keys", "lacks model, optimizer"),
+    ("wrong-shapes", "does not fit this model"),
+])
+def test_a_damaged_or_foreign_checkpoint_is_one_message(tmp_path, content, message):
+    if content == "dict-without-keys":
+        torch.save({"weights": torch.zeros(2)}, tmp_path / CHECKPOINT)
+    elif content == "wrong-shapes":
+        other, _, _ = _small_trainer(tmp_path / "other")
+        state = {"model": {"x": torch.zeros(2)}, "optimizer": other.optimizer.state_dict(),
+                 "result": {"step": 1, "best_val_loss": 1.0, "best_step": 1, "tokens_seen": 1, "elapsed_s": 0.0,
+                            "stopped_early": False},
+                 "generator": other.generator.get_state(), "torch_rng": torch.get_rng_state()}
+        torch.save(state, tmp_path / CHECKPOINT)
+    else:
+        (tmp_path / CHECKPOINT).write_bytes(content)
+    trainer, _, _ = _small_trainer(tmp_path)
+    with pytest.raises(CheckpointError, match=message):
+        trainer.resume()
+
+
+def test_a_failed_export_leaves_the_model_folder_as_it_was(tmp_path):
+    trainer, config, tokenizer = _small_trainer(tmp_path / "work")
+    out = tmp_path / "model"
+    export_model(trainer.model.state_dict(), config, tokenizer, out)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    shrunk = {k: v[:1].clone() if v.dim() else v for k, v in trainer.model.state_dict().items()}
+    error = None
+    with file_size_limit(4096):  # the safetensors file cannot be written in full
+        try:
+            export_model(shrunk, {**config, "hidden_size": 1}, tokenizer, out)
+        except FileWriteError as err:
+            error = err
+    assert error is not None and "cannot write" in str(error)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before  # every file unchanged, no temporary ones
+
+
+def test_export_never_writes_over_an_sqlite_file(tmp_path):
+    import sqlite3
+
+    trainer, config, tokenizer = _small_trainer(tmp_path / "work")
+    out = tmp_path / "model"
+    out.mkdir()
+    sqlite3.connect(out / "config.json").execute("CREATE TABLE t (x)").connection.close()
+    before = (out / "config.json").read_bytes()
+    with pytest.raises(FileWriteError, match="SQLite"):
+        export_model(trainer.model.state_dict(), config, tokenizer, out)
+    assert (out / "config.json").read_bytes() == before and sorted(p.name for p in out.iterdir()) == ["config.json"]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--out", ""], "argument --out: is empty"),
+    (["--work", ""], "argument --work: is empty"),
+    (["--steps", "0"], "--steps must be between 1"),
+    (["--batch-size", "-1"], "--batch-size must be between 1"),
+    (["--steps", "99999999999999999999999"], "--steps must be between 1"),
+    (["--max-minutes", "nan"], "--max-minutes must be a positive number"),
+])
+def test_bad_train_flags_are_one_line_before_any_work(tmp_path, capsys, argv, message):
+    from engine.train.cli import main
+
+    base = {"--corpus": str(FIXTURE_CORPUS), "--out": str(tmp_path / "out"), "--work": str(tmp_path / "work")}
+    flags = dict(zip(argv[::2], argv[1::2]))
+    args = [x for k, v in {**base, **flags}.items() for x in (k, v)]
+    with pytest.raises(SystemExit) if "argument" in message else contextlib.nullcontext():
+        assert main(args) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "work").exists() and not (tmp_path / "out").exists()
