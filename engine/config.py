@@ -1,34 +1,24 @@
 """Model configuration read from a checkpoint's `config.json`.
 
-Knows the field names Hugging Face uses for the supported decoder-only architectures
-(llama, mistral, qwen2, qwen3), in both the transformers 4.x (`rope_theta`, `rope_scaling`)
-and 5.x (`rope_parameters`) spellings. It does not read weights or tokenizers.
+`ModelConfig` is one dataclass for every supported decoder-only architecture (llama, mistral,
+qwen2, qwen3, gemma2, gemma3_text, phi3, gpt2): the shared sizes plus the switches that tell the
+families apart (norm kind, learned or rotary positions, soft-capping, per-layer sliding windows,
+fused checkpoint projections). What each model_type's fields mean is in architectures.py; the
+rope settings in rope.py. It does not read weights or tokenizers.
 """
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 from .errors import UnsupportedModelError
+from .rope import SUPPORTED_ROPE_TYPES, RopeConfig, attention_factor, check_rope, inverse_frequencies
 
-SUPPORTED_MODEL_TYPES = ("llama", "mistral", "qwen2", "qwen3")
-SUPPORTED_ROPE_TYPES = ("default", "llama3", "linear", "yarn")
+__all__ = ["ModelConfig", "RopeConfig", "SUPPORTED_MODEL_TYPES", "SUPPORTED_ROPE_TYPES", "SUPPORTED_ACTIVATIONS",
+           "rope_inverse_frequencies", "rope_attention_factor"]
 
-
-@dataclass(frozen=True)
-class RopeConfig:
-    theta: float = 10000.0  # base of the rotary frequencies
-    rope_type: str = "default"  # default | llama3 | linear | yarn
-    factor: float = 1.0  # llama3 / linear / yarn: how far the context was stretched
-    low_freq_factor: float = 1.0  # llama3: wavelengths above original/low are fully scaled
-    high_freq_factor: float = 4.0  # llama3: wavelengths below original/high are untouched
-    original_max_position_embeddings: int = 8192  # llama3 / yarn: context length before scaling
-    attention_factor: float | None = None  # yarn: scale of cos/sin (None: from factor, mscale, mscale_all_dim)
-    beta_fast: float = 32.0  # yarn: rotations above which a pair is extrapolated
-    beta_slow: float = 1.0  # yarn: rotations below which a pair is interpolated
-    mscale: float | None = None  # yarn (DeepSeek form of the attention factor)
-    mscale_all_dim: float | None = None
-    truncate: bool = True  # yarn: round the correction range to whole pairs
+SUPPORTED_MODEL_TYPES = ("llama", "mistral", "qwen2", "qwen3", "gemma2", "gemma3_text", "phi3", "gpt2")
+SUPPORTED_ACTIVATIONS = ("silu", "swish", "gelu_pytorch_tanh", "gelu_new", "gelu", "relu")
+LAYER_TYPES = ("full_attention", "sliding_attention")
 
 
 @dataclass(frozen=True)
@@ -40,176 +30,110 @@ class ModelConfig:
     num_hidden_layers: int  # decoder blocks
     num_attention_heads: int  # query heads
     num_key_value_heads: int  # key/value heads (GQA when fewer than query heads)
-    head_dim: int  # width of one head (qwen3 sets it explicitly)
+    head_dim: int  # width of one head (qwen3 and gemma set it explicitly)
     max_position_embeddings: int  # context window
-    rms_norm_eps: float = 1e-6  # RMSNorm epsilon
-    rope: RopeConfig = field(default_factory=RopeConfig)
+    rms_norm_eps: float = 1e-6  # epsilon of every norm (RMSNorm, or LayerNorm for gpt2)
+    rope: RopeConfig = field(default_factory=RopeConfig)  # rotary of global (full-attention) layers
     tie_word_embeddings: bool = False  # lm_head shares the embedding matrix
-    attention_bias: bool = False  # bias on q/k/v/o projections (llama option)
+    attention_bias: bool = False  # bias on q/k/v/o projections (llama option, gpt2)
     qkv_bias: bool = False  # bias on q/k/v only (qwen2)
-    mlp_bias: bool = False  # bias on the MLP projections (llama option)
-    qk_norm: bool = False  # RMSNorm on each query/key head before rotary (qwen3)
-    sliding_window: int | None = None  # attend to at most this many past tokens (mistral)
+    mlp_bias: bool = False  # bias on the MLP projections (llama option, gpt2)
+    qk_norm: bool = False  # a norm on each query/key head before rotary (qwen3, gemma3)
+    sliding_window: int | None = None  # sliding layers attend to at most this many past tokens
     bos_token_id: int | None = None
     eos_token_ids: tuple[int, ...] = ()
+    hidden_act: str = "silu"  # MLP activation, one of SUPPORTED_ACTIVATIONS
+    gated_mlp: bool = True  # down(act(gate(x)) * up(x)); False: down(act(up(x))) (gpt2)
+    fused_qkv: bool = False  # the checkpoint stores q/k/v as one qkv_proj (phi3, gpt2)
+    fused_gate_up: bool = False  # the checkpoint stores gate/up as one gate_up_proj (phi3)
+    norm: str = "rms"  # rms | rms_unit_offset (gemma: scale by 1 + weight) | layer (LayerNorm with bias, gpt2)
+    sandwich_norms: bool = False  # gemma: norms after attention and MLP as well as before
+    embedding_scale: float | None = None  # gemma: embeddings times sqrt(hidden_size)
+    positions: str = "rope"  # rope | learned (absolute position embeddings, gpt2)
+    partial_rotary_factor: float = 1.0  # share of each head that rotates (Phi-4-mini: 0.75)
+    attention_scale: float | None = None  # scores times this (None: 1/sqrt(head_dim)); gemma: query_pre_attn_scalar**-0.5
+    scale_attention_by_layer: bool = False  # gpt2 option: scores also divided by layer index + 1
+    attention_upcast: bool = False  # gpt2 option (reorder_and_upcast_attn): attention in fp32
+    attn_logit_softcap: float | None = None  # gemma2: scores = cap * tanh(scores / cap)
+    final_logit_softcap: float | None = None  # gemma2: logits = cap * tanh(logits / cap)
+    layer_types: tuple[str, ...] = ()  # per layer: full_attention | sliding_attention (empty: all sliding if a window)
+    local_rope: RopeConfig | None = None  # gemma3: rotary of the sliding layers
 
     @property
     def n_rep(self) -> int:
         """How many query heads share one key/value head."""
         return self.num_attention_heads // self.num_key_value_heads
 
+    @property
+    def rotary_dim(self) -> int:
+        """Dimensions of each head that rotate (the whole head but for partial rotary)."""
+        return int(self.head_dim * self.partial_rotary_factor)
+
+    def window_of(self, layer: int) -> int | None:
+        """The sliding window of that layer, or None for full attention."""
+        if self.layer_types:
+            return self.sliding_window if self.layer_types[layer] == "sliding_attention" else None
+        return self.sliding_window
+
+    def rope_kind_of(self, layer: int) -> str | None:
+        """Which rotary table that layer reads: global, local (gemma3's sliding layers), or None (learned positions)."""
+        if self.positions != "rope":
+            return None
+        if self.local_rope is not None and self.window_of(layer) is not None:
+            return "local"
+        return "global"
+
+    def attention_scale_of(self, layer: int) -> float | None:
+        """Score scale of that layer (None: SDPA's default 1/sqrt(head_dim))."""
+        if not self.scale_attention_by_layer:
+            return self.attention_scale
+        base = self.head_dim ** -0.5 if self.attention_scale is None else self.attention_scale
+        return base / float(layer + 1)
+
     @classmethod
     def from_dict(cls, raw: dict) -> "ModelConfig":
+        from .architectures import read_fields
+
         model_type = raw.get("model_type")
-        if model_type not in SUPPORTED_MODEL_TYPES:
-            raise UnsupportedModelError(
-                f"model_type {model_type!r} in config.json is not supported; "
-                f"supported model types: {', '.join(SUPPORTED_MODEL_TYPES)}"
-            )
-        hidden_act = raw.get("hidden_act", "silu")
-        if hidden_act not in ("silu", "swish"):
-            raise UnsupportedModelError(f"hidden_act {hidden_act!r} is not supported; only silu is")
-        try:
-            hidden = int(raw["hidden_size"])
-            heads = int(raw["num_attention_heads"])
-            kv_heads = int(raw.get("num_key_value_heads") or heads)
-            head_dim = int(raw.get("head_dim") or hidden // heads)
-            sliding = None
-            if model_type == "mistral":
-                sliding = raw.get("sliding_window")
-            elif model_type in ("qwen2", "qwen3") and raw.get("use_sliding_window"):
-                sliding = raw.get("sliding_window")
-                if raw.get("max_window_layers", 0) < raw["num_hidden_layers"]:
-                    raise UnsupportedModelError(
-                        "qwen sliding-window attention on only some layers is not supported"
-                    )
-            config = cls(
-                model_type=model_type,
-                vocab_size=int(raw["vocab_size"]),
-                hidden_size=hidden,
-                intermediate_size=int(raw["intermediate_size"]),
-                num_hidden_layers=int(raw["num_hidden_layers"]),
-                num_attention_heads=heads,
-                num_key_value_heads=kv_heads,
-                head_dim=head_dim,
-                max_position_embeddings=int(raw.get("max_position_embeddings", 2048)),
-                rms_norm_eps=float(raw.get("rms_norm_eps", 1e-6)),
-                rope=_rope_from_dict(raw),
-                tie_word_embeddings=bool(raw.get("tie_word_embeddings", False)),
-                attention_bias=bool(raw.get("attention_bias", False)) and model_type != "qwen2",
-                qkv_bias=model_type == "qwen2",
-                mlp_bias=bool(raw.get("mlp_bias", False)),
-                qk_norm=model_type == "qwen3",
-                sliding_window=int(sliding) if sliding else None,
-                bos_token_id=raw.get("bos_token_id"),
-                eos_token_ids=_as_id_tuple(raw.get("eos_token_id")),
-            )
-        except KeyError as missing:
-            raise UnsupportedModelError(f"config.json has no {missing} field, which a {model_type} model needs")
-        if heads % kv_heads:
-            raise UnsupportedModelError(
-                f"num_attention_heads ({heads}) is not a multiple of num_key_value_heads ({kv_heads})"
-            )
+        config = cls(**read_fields(model_type, raw))
+        config.validate()
         return config
 
-
-def _as_id_tuple(value) -> tuple[int, ...]:
-    if value is None:
-        return ()
-    if isinstance(value, int):
-        return (value,)
-    return tuple(int(v) for v in value)
-
-
-def _rope_from_dict(raw: dict) -> RopeConfig:
-    params = dict(raw.get("rope_parameters") or {})
-    scaling = raw.get("rope_scaling") or {}
-    params = {**scaling, **params}
-    theta = params.get("rope_theta", raw.get("rope_theta", 10000.0))
-    rope_type = params.get("rope_type", params.get("type", "default")) or "default"
-    if rope_type not in SUPPORTED_ROPE_TYPES:
-        raise UnsupportedModelError(
-            f"rope type {rope_type!r} is not supported; supported: {', '.join(SUPPORTED_ROPE_TYPES)}"
-        )
-    # as transformers: a top-level original_max_position_embeddings wins, else the context window
-    original = raw.get("original_max_position_embeddings") or params.get("original_max_position_embeddings") \
-        or raw.get("max_position_embeddings", 8192)
-    factor = params.get("factor")
-    if factor is None:
-        factor = raw.get("max_position_embeddings", original) / original if rope_type == "yarn" else 1.0
-    optional = {key: float(params[key]) for key in ("attention_factor", "mscale", "mscale_all_dim")
-                if params.get(key) is not None}
-    return RopeConfig(
-        theta=float(theta),
-        rope_type=rope_type,
-        factor=float(factor),
-        low_freq_factor=float(params.get("low_freq_factor", 1.0)),
-        high_freq_factor=float(params.get("high_freq_factor", 4.0)),
-        original_max_position_embeddings=int(original),
-        beta_fast=float(params.get("beta_fast") or 32.0),
-        beta_slow=float(params.get("beta_slow") or 1.0),
-        truncate=bool(params.get("truncate", True)),
-        **optional,
-    )
+    def validate(self):
+        """Refuse, by name, a combination the engine cannot run exactly."""
+        if self.num_attention_heads % self.num_key_value_heads:
+            raise UnsupportedModelError(
+                f"num_attention_heads ({self.num_attention_heads}) is not a multiple of num_key_value_heads "
+                f"({self.num_key_value_heads})"
+            )
+        if self.hidden_act not in SUPPORTED_ACTIVATIONS:
+            raise UnsupportedModelError(f"activation {self.hidden_act!r} is not supported; supported: "
+                                        f"{', '.join(SUPPORTED_ACTIVATIONS)}")
+        if self.layer_types:
+            unknown = sorted(set(self.layer_types) - set(LAYER_TYPES))
+            if unknown:
+                raise UnsupportedModelError(f"layer type {unknown[0]!r} in layer_types is not supported; "
+                                            f"supported: {', '.join(LAYER_TYPES)}")
+            if len(self.layer_types) != self.num_hidden_layers:
+                raise UnsupportedModelError(f"layer_types names {len(self.layer_types)} layers but the model has "
+                                            f"{self.num_hidden_layers}; fix the config.json")
+            if "sliding_attention" in self.layer_types and not self.sliding_window:
+                raise UnsupportedModelError("layer_types has sliding_attention layers but sliding_window is not set")
+        rotary = self.rotary_dim
+        if self.positions == "rope" and (rotary <= 0 or rotary % 2 or rotary > self.head_dim):
+            raise UnsupportedModelError(f"partial_rotary_factor {self.partial_rotary_factor} rotates {rotary} of "
+                                        f"{self.head_dim} head dimensions; it must be an even number up to the head size")
+        if self.positions == "rope":
+            check_rope(self.rope, rotary)
+        if self.local_rope is not None:
+            check_rope(self.local_rope, rotary)
 
 
 def rope_inverse_frequencies(config: ModelConfig):
-    """Per-pair rotary frequencies, with llama3/linear/yarn scaling applied. Returns FloatTensor [head_dim/2]."""
-    import torch
-
-    rope = config.rope
-    dim = config.head_dim
-    inv_freq = 1.0 / (rope.theta ** (torch.arange(0, dim, 2, dtype=torch.int64).float() / dim))  # (D/2,)
-    if rope.rope_type == "linear":
-        inv_freq = inv_freq / rope.factor
-    elif rope.rope_type == "llama3":
-        low_wavelen = rope.original_max_position_embeddings / rope.low_freq_factor
-        high_wavelen = rope.original_max_position_embeddings / rope.high_freq_factor
-        wavelen = 2 * math.pi / inv_freq
-        scaled = torch.where(wavelen > low_wavelen, inv_freq / rope.factor, inv_freq)
-        smooth = (rope.original_max_position_embeddings / wavelen - rope.low_freq_factor) / (
-            rope.high_freq_factor - rope.low_freq_factor
-        )
-        smoothed = (1 - smooth) * scaled / rope.factor + smooth * scaled
-        is_medium = ~(wavelen < high_wavelen) & ~(wavelen > low_wavelen)
-        inv_freq = torch.where(is_medium, smoothed, scaled)
-    elif rope.rope_type == "yarn":
-        inv_freq = _yarn_inverse_frequencies(rope, dim)
-    return inv_freq
+    """Per-pair rotary frequencies of the global layers (LongRoPE: its short factors): FloatTensor [rotary_dim/2]."""
+    return inverse_frequencies(config.rope, config.rotary_dim)
 
 
 def rope_attention_factor(config: ModelConfig) -> float:
-    """The scale YaRN puts on cos and sin (1.0 for every other rope type)."""
-    rope = config.rope
-    if rope.rope_type != "yarn":
-        return 1.0
-    if rope.attention_factor is not None:
-        return rope.attention_factor
-
-    def mscale(scale, m=1.0):
-        return 1.0 if scale <= 1 else 0.1 * m * math.log(scale) + 1.0
-
-    if rope.mscale and rope.mscale_all_dim:
-        return float(mscale(rope.factor, rope.mscale) / mscale(rope.factor, rope.mscale_all_dim))
-    return mscale(rope.factor)
-
-
-def _yarn_inverse_frequencies(rope: RopeConfig, dim: int):
-    """YaRN (Peng et al. 2023) as transformers computes it: pairs that turn fast keep their frequency,
-    slow ones are interpolated by `factor`, with a linear ramp between."""
-    import torch
-
-    def correction_dim(rotations):
-        return dim * math.log(rope.original_max_position_embeddings / (rotations * 2 * math.pi)) / (2 * math.log(rope.theta))
-
-    low, high = correction_dim(rope.beta_fast), correction_dim(rope.beta_slow)
-    if rope.truncate:
-        low, high = math.floor(low), math.ceil(high)
-    low, high = max(low, 0), min(high, dim - 1)
-    if low == high:
-        high += 0.001  # avoid dividing by zero
-    ramp = ((torch.arange(dim // 2, dtype=torch.float32) - low) / (high - low)).clamp(0, 1)  # (D/2,)
-    extrapolation_share = 1 - ramp
-    pos_freqs = rope.theta ** (torch.arange(0, dim, 2).float() / dim)  # (D/2,)
-    extrapolated, interpolated = 1.0 / pos_freqs, 1.0 / (rope.factor * pos_freqs)
-    return interpolated * (1 - extrapolation_share) + extrapolated * extrapolation_share
+    """The scale YaRN and LongRoPE put on cos and sin (1.0 for every other rope type)."""
+    return attention_factor(config.rope)

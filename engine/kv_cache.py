@@ -1,7 +1,9 @@
 """A static key/value cache: allocated once per session, written in place.
 
 Knows nothing about sampling or tokens; the model writes each layer's keys and values at
-the positions it is given and reads back the filled prefix as a view (no copy, no cat).
+the positions it is given and reads back the filled prefix as a view (no copy, no cat). Every
+layer keeps every position, sliding-window layers included: which keys a query may see is the
+attention's rule (layers/span.py), not the cache's.
 """
 from __future__ import annotations
 
@@ -38,3 +40,15 @@ class KVCache:
         self.keys[layer].index_copy_(2, position, k)
         self.values[layer].index_copy_(2, position, v)
         return self.keys[layer], self.values[layer]
+
+    def update(self, layer: int, start, k: torch.Tensor, v: torch.Tensor):
+        """Store k, v (B, n_kv, T, D) from `start` and return the keys/values attention reads: the filled
+        prefix (B, n_kv, start+T, D) for an int start, the whole buffers for a (1,) position tensor
+        (the static step). A shared prefix run once (batch 1) into a cache sized for a batch reads
+        back only its own row."""
+        if isinstance(start, torch.Tensor):
+            return self.write_at(layer, start, k, v)
+        keys, values = self.write(layer, start, k, v)
+        if keys.shape[0] > k.shape[0]:
+            keys, values = keys[:k.shape[0]], values[:k.shape[0]]
+        return keys, values

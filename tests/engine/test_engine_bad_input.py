@@ -71,9 +71,9 @@ def test_truncated_shard(model_copy):
 
 def test_unknown_model_type_lists_supported(model_copy):
     config = json.loads((model_copy / "config.json").read_text())
-    config["model_type"] = "gpt2"
+    config["model_type"] = "falcon"
     (model_copy / "config.json").write_text(json.dumps(config))
-    with pytest.raises(engine.UnsupportedModelError, match="llama, mistral, qwen2, qwen3"):
+    with pytest.raises(engine.UnsupportedModelError, match="llama, mistral, qwen2, qwen3, gemma2, gemma3_text, phi3, gpt2"):
         engine.load(model_copy)
 
 
