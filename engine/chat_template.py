@@ -51,7 +51,9 @@ def compile_template(source: str) -> jinja2.Template:
     try:
         return env.from_string(source)
     except jinja2.TemplateSyntaxError as err:
-        raise ModelFormatError(f"the model's chat template has a syntax error (line {err.lineno}: {err.message})")
+        raise ModelFormatError(f"the model's chat template has a syntax error (line {err.lineno}: {err.message})") from None
+    except Exception as err:  # e.g. a template so deeply nested the parser gives up
+        raise ModelFormatError(f"the model's chat template could not be read ({type(err).__name__})") from None
 
 
 def render(source: str, messages: list[dict], add_generation_prompt: bool, special_tokens: dict[str, str]) -> str:
@@ -62,4 +64,7 @@ def render(source: str, messages: list[dict], add_generation_prompt: bool, speci
             **special_tokens,
         )
     except jinja2.TemplateError as err:
-        raise ModelFormatError(f"the model's chat template refused these messages: {err}")
+        raise ModelFormatError(f"the model's chat template refused these messages: {err}") from None
+    except Exception as err:  # the template's own code failed ({{ 1/0 }}, {{ 'a' + 1 }}): the file's fault, not ours
+        raise ModelFormatError(f"the model's chat template failed while rendering ({type(err).__name__}: {err}); "
+                               "fix the template, or use plain generation instead of chat") from None

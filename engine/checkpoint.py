@@ -33,24 +33,32 @@ class TensorEntry:
     shape: tuple[int, ...]
 
 
-def read_json(path: Path, what: str) -> dict:
+def read_json(path: Path, what: str):
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ModelFormatError(f"{path.parent} has no {path.name}; a model folder needs {what}")
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ModelFormatError(f"{path} is not valid JSON ({err}); re-download or re-export the model")
+        raise ModelFormatError(f"{path.parent} has no {path.name}; a model folder needs {what}") from None
+    except IsADirectoryError:
+        raise ModelFormatError(f"{path} is a folder, not a file; a model folder needs {what} as a file") from None
+    except OSError as err:
+        raise ModelFormatError(f"{path} could not be read ({err.strerror or err}); check its permissions") from None
+    except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as err:
+        raise ModelFormatError(f"{path} is not valid JSON ({err}); re-download or re-export the model") from None
 
 
 def weight_files(folder: Path) -> list[Path]:
     """The safetensors files that hold the model, in index order; refuses pickle-only folders."""
     index = folder / "model.safetensors.index.json"
     if index.exists():
-        weight_map = read_json(index, "a weight index").get("weight_map")
-        if not isinstance(weight_map, dict) or not weight_map:
-            raise ModelFormatError(f"{index} has no weight_map; re-download the model's index file")
+        data = read_json(index, "a weight index")
+        weight_map = data.get("weight_map") if isinstance(data, dict) else None
+        if not isinstance(weight_map, dict) or not weight_map or not all(
+                isinstance(v, str) and v and "/" not in v and "\\" not in v and v not in (".", "..")
+                for v in weight_map.values()):
+            raise ModelFormatError(f"{index} has no valid weight_map (tensor name -> shard file in this folder); "
+                                   "re-download the model's index file")
         names = sorted(set(weight_map.values()))
-        missing = [n for n in names if not (folder / n).exists()]
+        missing = [n for n in names if not (folder / n).is_file()]
         if missing:
             raise ModelFormatError(
                 f"{folder} is missing shard {missing[0]} listed in model.safetensors.index.json; "
@@ -58,9 +66,11 @@ def weight_files(folder: Path) -> list[Path]:
             )
         return [folder / n for n in names]
     single = folder / "model.safetensors"
+    if single.is_dir():
+        raise ModelFormatError(f"{single} is a folder, not a weights file; re-download the model")
     if single.exists():
         return [single]
-    others = sorted(folder.glob("*.safetensors"))
+    others = sorted(p for p in folder.glob("*.safetensors") if p.is_file())
     if others:
         return others
     pickles = [p.name for p in folder.iterdir() if p.suffix in PICKLE_SUFFIXES]
@@ -75,8 +85,12 @@ def weight_files(folder: Path) -> list[Path]:
 
 def read_header(path: Path) -> dict:
     """The JSON header of a safetensors file, checked against the file's real size."""
-    size = path.stat().st_size
-    with path.open("rb") as handle:
+    try:
+        size = path.stat().st_size
+        handle = path.open("rb")
+    except OSError as err:
+        raise ModelFormatError(f"{path} could not be read ({err.strerror or err}); re-download it") from None
+    with handle:
         prefix = handle.read(8)
         if len(prefix) < 8:
             raise ModelFormatError(f"{path} is too short to be a safetensors file; re-download it")

@@ -8,13 +8,14 @@ chat templates.
 """
 from __future__ import annotations
 
+import math
 import random
 import time
 from typing import TYPE_CHECKING
 
 import torch
 
-from .errors import PromptTooLongError
+from .errors import EngineError, PromptTooLongError
 from .sampling import choose
 from .tokenizer import TextStream
 from .types import Alternative, Sampling, Stats, Token
@@ -94,7 +95,12 @@ class Generation:
             # streams token t; on the CPU nothing runs ahead, so token t is shown first.
             scores = logits.float()  # (V,)
             logprobs = scores.log_softmax(-1)  # (V,)
-            chosen = choose(scores, s, generator, seen)  # (1,) on the device
+            try:
+                chosen = choose(scores, s, generator, seen)  # (1,) on the device
+            except RuntimeError as err:  # multinomial refuses NaN/inf probabilities
+                if torch.isfinite(scores).all():
+                    raise
+                raise _not_finite(len(generated)) from err
             top = torch.topk(logprobs, TOP_ALTERNATIVES)
             summary = _HostCopy(chosen, logprobs.gather(0, chosen), top.values, top.indices)
             if s.repetition_penalty != 1.0:
@@ -104,6 +110,8 @@ class Generation:
                 logits = model.decode_step(chosen, position, epoch)  # (V,), queued
                 position += 1
             values = summary.wait()
+            if math.isnan(values[1]):  # NaN logits (corrupt weights, or fp16 overflow)
+                raise _not_finite(len(generated))
             token_id, k = int(values[0]), TOP_ALTERNATIVES
             generated.append(token_id)
             alternatives = tuple(
@@ -197,6 +205,11 @@ class _HostCopy:
             return [value for t in self.tensors for value in t.tolist()]
         self.event.synchronize()
         return self.host.tolist()
+
+
+def _not_finite(step: int) -> EngineError:
+    return EngineError(f"the model produced NaN or infinite scores at generated token {step + 1}; its weights are "
+                       "corrupt or this precision overflows: try fp32 or bf16, or re-download the model")
 
 
 def _find_stop(text: str, stops: tuple[str, ...]) -> int | None:

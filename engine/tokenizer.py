@@ -40,6 +40,7 @@ class Tokenizer:
         self.add_bos = bool(config.get("add_bos_token", False))  # what transformers' tokenizer(text) adds
         self.vocab_size = backend.get_vocab_size(with_added_tokens=True)
         self._token_texts: dict[int, str] = {}
+        self.chat_template_problem: str | None = None  # why the folder's template could not be read, if so
 
     @classmethod
     def from_folder(cls, folder: Path, eos_extra=()) -> "Tokenizer":
@@ -59,7 +60,15 @@ class Tokenizer:
         backend.no_truncation()
         config_path = folder / "tokenizer_config.json"
         config = read_json(config_path, "tokenizer_config.json") if config_path.exists() else {}
-        return cls(backend, config, _chat_template_source(folder, config), eos_extra)
+        if not isinstance(config, dict):
+            raise ModelFormatError(f"{config_path} is not a JSON object; re-download the model's tokenizer files")
+        for key in SPECIAL_TOKEN_KEYS:
+            if key in config and not isinstance(_token_text(config[key]), (str, type(None))):
+                raise ModelFormatError(f"{config_path} has a {key} that is not text; fix or re-download the file")
+        template, problem = _chat_template_source(folder, config)
+        tokenizer = cls(backend, config, template, eos_extra)
+        tokenizer.chat_template_problem = problem
+        return tokenizer
 
     def token_to_id(self, text: str | None) -> int | None:
         return None if text is None else self.backend.token_to_id(text)
@@ -80,6 +89,8 @@ class Tokenizer:
         return self.backend.decode(list(ids), skip_special_tokens=skip_special_tokens)
 
     def render_chat(self, messages: list[dict], add_generation_prompt: bool = True) -> str:
+        if self.chat_template_problem:
+            raise ModelFormatError(self.chat_template_problem)
         if not self.chat_template:
             raise ModelFormatError(
                 "this model has no chat template (tokenizer_config.json has no chat_template); "
@@ -88,18 +99,34 @@ class Tokenizer:
         return chat_template.render(self.chat_template, messages, add_generation_prompt, self.special_tokens)
 
 
-def _chat_template_source(folder: Path, config: dict) -> str | None:
+def _chat_template_source(folder: Path, config: dict) -> tuple[str | None, str | None]:
+    """(template source, None), or (None, why it cannot be used). A broken template is reported when
+    a chat is rendered, never at load: plain generation must keep working."""
     jinja_file = folder / "chat_template.jinja"
     if jinja_file.exists():
-        return jinja_file.read_text(encoding="utf-8")
+        try:
+            return jinja_file.read_text(encoding="utf-8"), None
+        except UnicodeDecodeError:
+            return None, f"{jinja_file} is not UTF-8 text; fix or re-download it (plain generation still works)"
+        except OSError as err:
+            return None, f"{jinja_file} could not be read ({err.strerror or err}); plain generation still works"
     template = config.get("chat_template")
+    where = "tokenizer_config.json"
     json_file = folder / "chat_template.json"
     if template is None and json_file.exists():
-        template = json.loads(json_file.read_text(encoding="utf-8")).get("chat_template")
+        where = "chat_template.json"
+        try:
+            data = json.loads(json_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError, RecursionError):
+            return None, f"{json_file} is not valid JSON; fix or re-download it (plain generation still works)"
+        template = data.get("chat_template") if isinstance(data, dict) else None
     if isinstance(template, list):  # named templates: use "default"
-        named = {t.get("name"): t.get("template") for t in template}
+        named = {t.get("name"): t.get("template") for t in template if isinstance(t, dict)}
         template = named.get("default") or next(iter(named.values()), None)
-    return template
+    if template is not None and not isinstance(template, str):
+        return None, (f"the chat template in {where} is not text (it is a {type(template).__name__}); "
+                      "fix the file (plain generation still works)")
+    return template, None
 
 
 class TextStream:

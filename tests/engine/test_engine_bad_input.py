@@ -158,3 +158,115 @@ def test_tokenizer_json_padding_and_truncation_never_apply(tmp_path, checkpoint_
     ids = model.tokenizer.encode(text)
     assert ids == reference(text, add_special_tokens=False).input_ids
     assert 5 < len(ids) < 64
+
+
+# ---- broken model folders: each case one clear EngineError (issue: reliability, item 5) -------
+
+def _write(path, text):
+    path.write_text(text, encoding="utf-8")
+
+
+@pytest.mark.parametrize("case,match", [
+    ("config_list", "config.json is not a JSON object"),
+    ("hidden_abc", "wrong type or value"),
+    ("config_dir", "is a folder, not a file"),
+    ("weights_dir", "is a folder, not a weights file"),
+    ("index_list", "no valid weight_map"),
+    ("index_escape", "no valid weight_map"),
+    ("tokenizer_config_list", "tokenizer_config.json is not a JSON object"),
+    ("generation_config_list", "generation_config.json is not a JSON object"),
+    ("eos_text", "is not a token id"),
+])
+def test_broken_model_folder_is_one_clear_error(model_copy, case, match):
+    config = json.loads((model_copy / "config.json").read_text())
+    if case == "config_list":
+        _write(model_copy / "config.json", "[1, 2, 3]")
+    elif case == "hidden_abc":
+        _write(model_copy / "config.json", json.dumps({**config, "hidden_size": "abc"}))
+    elif case == "config_dir":
+        (model_copy / "config.json").unlink()
+        (model_copy / "config.json").mkdir()
+    elif case == "weights_dir":
+        (model_copy / "model.safetensors").unlink()
+        (model_copy / "model.safetensors").mkdir()
+    elif case == "index_list":
+        _write(model_copy / "model.safetensors.index.json", "[]")
+    elif case == "index_escape":
+        _write(model_copy / "model.safetensors.index.json", json.dumps({"weight_map": {"a": "../../etc/passwd"}}))
+    elif case == "tokenizer_config_list":
+        _write(model_copy / "tokenizer_config.json", '["x"]')
+    elif case == "generation_config_list":
+        _write(model_copy / "generation_config.json", "[]")
+    elif case == "eos_text":
+        _write(model_copy / "generation_config.json", json.dumps({"eos_token_id": "two"}))
+    with pytest.raises(engine.EngineError, match=match):
+        engine.load(model_copy)
+
+
+@pytest.mark.parametrize("case,match", [
+    ("number", "is not text"),
+    ("list_of_strings", "has no chat template"),
+    ("not_utf8", "is not UTF-8"),
+    ("bad_json", "chat_template.json is not valid JSON"),
+    ("divide", "failed while rendering .*ZeroDivisionError"),
+    ("add", "failed while rendering .*TypeError"),
+    ("syntax", "syntax error"),
+])
+def test_broken_chat_template_fails_chat_only(model_copy, case, match):
+    tokenizer_config = json.loads((model_copy / "tokenizer_config.json").read_text())
+    if case == "number":
+        tokenizer_config["chat_template"] = 42
+    elif case == "list_of_strings":
+        tokenizer_config["chat_template"] = ["{{ 'a' }}", "{{ 'b' }}"]
+    elif case in ("not_utf8",):
+        (model_copy / "chat_template.jinja").write_bytes(b"{{ '\xff\xfe' }}")
+    elif case == "bad_json":
+        tokenizer_config.pop("chat_template")
+        _write(model_copy / "chat_template.json", "{not json")
+    elif case == "divide":
+        tokenizer_config["chat_template"] = "{{ 1/0 }}"
+    elif case == "add":
+        tokenizer_config["chat_template"] = "{{ 'a' + 1 }}"
+    elif case == "syntax":
+        tokenizer_config["chat_template"] = "{% for %}"
+    _write(model_copy / "tokenizer_config.json", json.dumps(tokenizer_config))
+    model = engine.load(model_copy)  # loading never fails on the template
+    ids = model.tokenizer.encode("To be")
+    assert len(list(model.generate(ids, engine.Sampling(max_new_tokens=3, stop_on_eos=False)))) == 3
+    with pytest.raises(engine.EngineError, match=match):
+        model.chat([{"role": "user", "content": "hi"}])
+
+
+def test_tokenizer_larger_than_the_embedding_is_refused(model_copy):
+    config = json.loads((model_copy / "config.json").read_text())
+    from safetensors.torch import load_file, save_file
+
+    weights = load_file(model_copy / "model.safetensors")
+    cut = config["vocab_size"] - 10
+    for name in ("model.embed_tokens.weight", "lm_head.weight"):
+        if name in weights:
+            weights[name] = weights[name][:cut].contiguous()
+    save_file(weights, model_copy / "model.safetensors")
+    _write(model_copy / "config.json", json.dumps({**config, "vocab_size": cut}))
+    with pytest.raises(engine.ModelFormatError, match="tokenizer has .* tokens but the model's embedding has only"):
+        engine.load(model_copy)
+
+
+def test_nan_weights_are_refused_at_load(model_copy):
+    from safetensors.torch import load_file, save_file
+
+    weights = load_file(model_copy / "model.safetensors")
+    weights["model.layers.0.mlp.down_proj.weight"][0, 0] = float("nan")
+    save_file(weights, model_copy / "model.safetensors")
+    with pytest.raises(engine.ModelFormatError, match="down_proj.weight holds NaN"):
+        engine.load(model_copy)
+
+
+def test_nan_scores_while_sampling_are_one_clear_error(checkpoint_factory):
+    model = engine.load(checkpoint_factory("llama"))
+    with torch.no_grad():
+        model.network.model.norm.weight.fill_(float("nan"))  # as fp16 overflow would leave them
+    ids = model.tokenizer.encode("To be")
+    for settings in (engine.Sampling(max_new_tokens=3), engine.Sampling(max_new_tokens=3, temperature=0.8, seed=1)):
+        with pytest.raises(engine.EngineError, match="NaN or infinite scores at generated token 1"):
+            list(model.generate(ids, settings))
