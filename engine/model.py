@@ -105,13 +105,20 @@ class Transformer(nn.Module):
         start: int | torch.Tensor = 0,
         last_only: bool = False,
         capture: list | None = None,
+        residuals: list | None = None,
     ) -> torch.Tensor:
-        """Logits (B, T, V), or (B, 1, V) with last_only. With a cache, positions start at `start`."""
+        """Logits (B, T, V), or (B, 1, V) with last_only. With a cache, positions start at `start`.
+        residuals: the residual stream (B, T, C) is appended after the embeddings and after each layer
+        (before the final norm), for the logit lens (engine/inside/lens.py)."""
         B, T = input_ids.shape
         x = self.embed(input_ids, start)  # (B, T, C)
         span = self.span(start, T, cache, capture, x.dtype, x.device)
+        if residuals is not None:
+            residuals.append(x)
         for layer in self.model.layers:
             x = layer(x, span)  # (B, T, C)
+            if residuals is not None:
+                residuals.append(x)
         x = self.model.norm(x)  # (B, T, C)
         if last_only:
             x = x[:, -1:, :]  # (B, 1, C)
@@ -125,6 +132,11 @@ class Transformer(nn.Module):
         shape, no Python branching on the position and no host sync (what torch.compile and CUDA graphs need).
         """
         return self.forward(token_ids, cache=cache, start=position)
+
+    def readout(self, x: torch.Tensor) -> torch.Tensor:
+        """A residual stream (B, T, C) -> logits (B, T, V) through the final norm and the output head
+        (what forward does after its last layer; the logit lens applies it after every layer)."""
+        return self._output(self.model.norm(x))
 
     def _output(self, x: torch.Tensor) -> torch.Tensor:
         """Final hidden states (B, T, C) -> logits (B, T, V)."""
