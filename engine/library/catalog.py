@@ -101,20 +101,24 @@ def find_all(locations: Locations) -> tuple[list[Found], list[Skipped]]:
     return _unique(found), skipped
 
 
+def default_locations() -> tuple[Locations, list[str]]:
+    """Where to look on this machine, with the folders the user added; and a note when those could not be read."""
+    from .errors import LibraryError
+    from .settings import added_folders
+
+    try:
+        return Locations.from_environment(added_folders()), []
+    except LibraryError as err:
+        return Locations.from_environment(), [f"added folders not read: {err}"]
+
+
 def scan(locations: Locations | None = None, cache: DescribeCache | None = None,
          on_describe: Callable[[int, int, str], None] | None = None) -> Library:
-    """Find, describe (headers only, cached) and judge every model. on_describe(done, total, name)
-    is called before each model whose headers must be read (nothing cached for it)."""
+    """Find, describe (headers only, cached) and judge every model (default: `default_locations()`).
+    on_describe(done, total, name) is called before each model whose headers must be read."""
     notes: list[str] = []
     if locations is None:
-        from .errors import LibraryError
-        from .settings import added_folders
-
-        try:
-            folders = added_folders()
-        except LibraryError as err:
-            folders, notes = [], [f"added folders not read: {err}"]
-        locations = Locations.from_environment(folders)
+        locations, notes = default_locations()
     cache = cache or DescribeCache()
     found, skipped = find_all(locations)
     described: list[tuple[Found, Facts]] = []

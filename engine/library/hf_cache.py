@@ -29,18 +29,16 @@ def find_hf_cache(cache_dir: Path) -> tuple[list[Found], list[Skipped]]:
     found: list[Found] = []
     skipped: list[Skipped] = []
     for warning in info.warnings:
-        folder = getattr(warning, "repo_path", None) or _folder_in(str(warning), cache_dir)
-        if folder is None or not Path(folder).name.startswith("models--"):
+        folder = _folder_in(str(warning), cache_dir)
+        if folder is None or not folder.name.startswith("models--"):
             continue
-        skipped.append(Skipped(_repo_id(Path(folder).name), SOURCE, str(folder),
-                               "cache folder incomplete or damaged: " + str(warning).split(":")[0].lower()))
+        partials = _interrupted(folder, _repo_id(folder.name))
+        skipped += partials or [Skipped(_repo_id(folder.name), SOURCE, str(folder),
+                                        "cache folder damaged: " + str(warning).split(":")[0].lower())]
     for repo in sorted(info.repos, key=lambda r: r.repo_id.lower()):
         if repo.repo_type != "model":
             continue
-        for partial in sorted((Path(repo.repo_path) / "blobs").glob("*.incomplete")):
-            mb = partial.stat().st_size / 1e6
-            skipped.append(Skipped(repo.repo_id, SOURCE, str(partial),
-                                   f"interrupted download ({mb:.1f} MB so far): glasslm pull {repo.repo_id} resumes it"))
+        skipped += _interrupted(Path(repo.repo_path), repo.repo_id)
         revisions = sorted(repo.revisions, key=lambda r: r.last_modified, reverse=True)
         for revision in revisions:
             label = repo.repo_id
@@ -58,6 +56,16 @@ def find_hf_cache(cache_dir: Path) -> tuple[list[Found], list[Skipped]]:
                     continue
                 found.append(Found(snapshot / name, SOURCE, f"{label}/{name}", "gguf"))
     return found, skipped
+
+
+def _interrupted(repo_folder: Path, repo_id: str) -> list[Skipped]:
+    """Partial blobs of a download that stopped (before any snapshot pointer to them was written)."""
+    skipped = []
+    for partial in sorted((repo_folder / "blobs").glob("*.incomplete")):
+        mb = partial.stat().st_size / 1e6
+        skipped.append(Skipped(repo_id, SOURCE, str(partial),
+                               f"interrupted download ({mb:.1f} MB so far): glasslm pull {repo_id} resumes it"))
+    return skipped
 
 
 def _repo_id(folder_name: str) -> str:
