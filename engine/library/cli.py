@@ -12,6 +12,7 @@ import sys
 
 from . import add_folder, cached_model, download, offline, plan_pull, remove_folder, scan
 from .catalog import Library
+from .units import human_count, human_size
 
 
 def register(subparsers):
@@ -99,22 +100,6 @@ def format_table(library: Library) -> str:
         lines.append("")
         lines.append("Added folders: " + ", ".join(library.folders))
     return "\n".join(lines)
-
-
-def human_size(n: int | None) -> str:
-    if not n:
-        return "0 B" if n == 0 else "?"
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if n < 1000 or unit == "TB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1000
-    return f"{n:.1f} TB"
-
-
-def human_count(n: int | None) -> str:
-    if not n:
-        return "?"
-    return f"{n / 1e9:.2f}B" if n >= 1e9 else f"{n / 1e6:.1f}M" if n >= 1e6 else f"{n / 1e3:.0f}K"
 
 
 def _describe_progress():
