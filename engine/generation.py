@@ -27,7 +27,9 @@ TOP_ALTERNATIVES = 5
 
 
 class Generation:
-    def __init__(self, model: "Model", prompt_ids: list[int], settings: Sampling, truncate: bool = False):
+    def __init__(self, model: "Model", prompt_ids: list[int], settings: Sampling, truncate: bool = False,
+                 top: int = TOP_ALTERNATIVES):
+        """top: how many of the most likely tokens each Token lists as alternatives (0 for none)."""
         context = model.info.context_length
         if not prompt_ids:
             raise PromptTooLongError("the prompt is empty; give at least one token")
@@ -46,6 +48,7 @@ class Generation:
         self.settings = settings
         self.max_new = min(settings.max_new_tokens, context - len(prompt_ids))
         self.context_limited = self.max_new < settings.max_new_tokens
+        self.top = max(0, int(top))
         self._cancelled = False
         self._iterator = self._run()
 
@@ -101,7 +104,7 @@ class Generation:
                 if torch.isfinite(scores).all():
                     raise
                 raise _not_finite(len(generated)) from err
-            top = torch.topk(logprobs, TOP_ALTERNATIVES)
+            top = torch.topk(logprobs, min(self.top, logprobs.shape[-1]))
             summary = _HostCopy(chosen, logprobs.gather(0, chosen), top.values, top.indices)
             if s.repetition_penalty != 1.0:
                 seen = torch.cat((seen, chosen))
@@ -112,7 +115,7 @@ class Generation:
             values = summary.wait()
             if math.isnan(values[1]):  # NaN logits (corrupt weights, or fp16 overflow)
                 raise _not_finite(len(generated))
-            token_id, k = int(values[0]), TOP_ALTERNATIVES
+            token_id, k = int(values[0]), top.values.shape[-1]
             generated.append(token_id)
             alternatives = tuple(
                 Alternative(int(i), model.tokenizer.token_text(int(i)), v)
