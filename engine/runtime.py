@@ -154,10 +154,35 @@ class Model:
         self.network(torch.tensor([ids], dtype=torch.long, device=self.device), capture=captured)
         return torch.stack([weights[0] for weights in captured]).float().cpu()  # (L, H, T, T)
 
+    def embedding_neighbors(self, token_id: int, k: int = 10) -> list:
+        """The k tokens nearest to token_id by cosine similarity of the input embeddings:
+        [Neighbor(id, text, cosine)], most similar first (engine/inside/embeddings.py)."""
+        from .inside.embeddings import embedding_neighbors
+
+        return embedding_neighbors(self, token_id, k)
+
+    def logit_lens(self, ids: list[int], top_k: int = 5):
+        """Each layer's next-token guess: a LogitLens whose token_ids and probs are (n_layers + 1, T, top_k);
+        row 0 from the embeddings, the last row the model's own prediction (engine/inside/lens.py)."""
+        from .inside.lens import logit_lens
+
+        return logit_lens(self, ids, top_k)
+
+    def cached_prefix(self, ids: list[int]) -> int:
+        """How many leading tokens of ids the chat's KV cache already holds (a generation from ids
+        would not recompute their keys and values)."""
+        with self.lock:
+            return _common_prefix(self._cached_ids, list(ids))
+
     def memory(self) -> dict:
         from .quantize import weight_bytes_by_kind
 
+        from .int4 import Int4Linear
+
         by_dtype = weight_bytes_by_kind(self.network)
+        int4 = sum(m.nbytes() for m in self.network.modules() if isinstance(m, Int4Linear))
+        if int4:
+            by_dtype["int4"] = int4
         return {
             "weights_bytes_by_dtype": by_dtype,
             "weights_bytes": sum(by_dtype.values()),

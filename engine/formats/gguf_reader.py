@@ -79,6 +79,13 @@ def open_gguf(path: Path) -> ModelSource:
             if tensor is not None:
                 yield name, _dequantized(tensor, permute.get(name), where)
 
+    def read_blocks(name):
+        tensor = by_engine_name[name]
+        blocks = np.asarray(tensor.data)  # (rows, bytes per row), memory-mapped
+        if permute.get(name):
+            blocks = unpermute_rows(torch.from_numpy(np.ascontiguousarray(blocks)), permute[name]).numpy()
+        return tensor.tensor_type.name, blocks
+
     inv_freq = None
     if rope_freqs is not None:
         from ..config import rope_inverse_frequencies
@@ -93,7 +100,7 @@ def open_gguf(path: Path) -> ModelSource:
     return ModelSource(
         path=path, format="gguf", config=config, tokenizer=tokenizer, tensors=tensors, read_tensors=read,
         fingerprint=_fingerprint(path, metadata, reader), n_params=sum(int(np.prod(t.shape)) for t in reader.tensors),
-        name=path.stem, generation_config=_generation_defaults(metadata), inv_freq=inv_freq,
+        name=path.stem, generation_config=_generation_defaults(metadata), inv_freq=inv_freq, read_blocks=read_blocks,
         stored_types=tuple(kind for kind, _ in weight_types.most_common()),
     )
 

@@ -39,10 +39,17 @@ class ModelSource:
     quantization_config: dict | None = None  # a pre-quantized folder's transformers quantization_config
     inv_freq: torch.Tensor | None = None  # rotary frequencies stored by the file itself (GGUF rope_freqs)
     stored_types: tuple[str, ...] = ()  # the file's weight types, most common first ("Q4_1", "Q8_0", "F32")
+    # name -> (GGML type, raw blocks (rows, bytes) in the engine's row order): quantized weights as
+    # stored, for kernels that compute on them (int4.py); None where the format has none
+    read_blocks: Callable[[str], tuple[str, object]] | None = None
 
     def read(self, names: Iterable[str] | None = None) -> Iterator[tuple[str, torch.Tensor]]:
         """Tensors one at a time; names=None reads every tensor the file holds."""
         return self.read_tensors(self.tensors if names is None else names)
+
+    def stored(self, name: str) -> str:
+        spec = self.tensors.get(name)
+        return spec.stored if spec else ""
 
     @property
     def label(self) -> str:

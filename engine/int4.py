@@ -1,0 +1,99 @@
+"""4-bit weights kept packed in memory and multiplied by torch's own int4 kernels.
+
+`Int4Linear` holds a projection as 4-bit values in groups of 32 along the input dimension, each
+group with a scale and a zero (w = (q - 8) * scale + zero), packed for
+`torch.ops.aten._weight_int4pack_mm_for_cpu` (AVX-512/AVX2 kernel, bf16 activations) or
+`_weight_int4pack_mm` on CUDA. GGUF Q4_0 and Q4_1 blocks map onto that layout exactly
+(Q4_0: w = d * (q - 8); Q4_1: w = d * q + m, so zero = m + 8d), so a 4-bit GGUF file is used as
+stored, not re-quantized. Other weights can be quantized to it (min/max per group, as Q4_1).
+It does not read files (formats/ does) or choose when to use it (loader.py does).
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+GROUP = 32  # values per scale/zero group (GGUF's Q4 block size)
+Q4_BLOCK_BYTES = {"Q4_0": 18, "Q4_1": 20}  # per 32 values: fp16 d [, fp16 m], 16 bytes of nibbles
+CUDA_INNER_K_TILES = 8
+KERNEL_DTYPE = torch.bfloat16  # the CPU kernel is vectorized for bf16 activations only (fp32 runs ~40x slower)
+
+
+def int4_available(device: torch.device) -> bool:
+    ops = torch.ops.aten
+    if device.type == "cuda":
+        return hasattr(ops, "_weight_int4pack_mm") and hasattr(ops, "_convert_weight_to_int4pack")
+    return hasattr(ops, "_weight_int4pack_mm_for_cpu") and hasattr(ops, "_convert_weight_to_int4pack_for_cpu")
+
+
+class Int4Linear(nn.Module):
+    """y = x @ W^T (+ bias) with W stored as packed 4-bit groups. Activations run in `dtype`."""
+
+    def __init__(self, packed: torch.Tensor, scales_and_zeros: torch.Tensor, in_features: int, out_features: int,
+                 bias: torch.Tensor | None, dtype: torch.dtype):
+        super().__init__()
+        self.in_features, self.out_features, self.dtype = in_features, out_features, dtype
+        self.register_buffer("packed", packed)  # kernel layout, 4 bits per weight
+        self.register_buffer("scales_and_zeros", scales_and_zeros)  # (in/32, out, 2) in dtype
+        self.bias = nn.Parameter(bias, requires_grad=False) if bias is not None else None
+
+    @classmethod
+    def from_groups(cls, q: torch.Tensor, scales: torch.Tensor, zeros: torch.Tensor, bias: torch.Tensor | None,
+                    dtype: torch.dtype, device: torch.device) -> "Int4Linear":
+        """q: int (out, in) in 0..15; scales, zeros: (out, in/32) floats, w = (q - 8) * scale + zero."""
+        out_features, in_features = q.shape
+        if in_features % GROUP:
+            raise ValueError(f"int4 needs the input size to be a multiple of {GROUP}, not {in_features}")
+        q = q.to(device=device, dtype=torch.int32)
+        if device.type == "cuda":
+            nibbles = (q[:, ::2] << 4 | q[:, 1::2]).to(torch.uint8)  # (out, in/2): the CUDA packer's input
+            packed = torch.ops.aten._convert_weight_to_int4pack(nibbles, CUDA_INNER_K_TILES)
+        else:
+            packed = torch.ops.aten._convert_weight_to_int4pack_for_cpu(q, 1)
+        scales_and_zeros = torch.stack((scales.t(), zeros.t()), dim=-1).to(device=device, dtype=dtype).contiguous()
+        return cls(packed, scales_and_zeros, in_features, out_features, bias, dtype)
+
+    @classmethod
+    def from_float(cls, weight: torch.Tensor, bias: torch.Tensor | None, dtype: torch.dtype,
+                   device: torch.device) -> "Int4Linear":
+        """Quantize a float weight (out, in): per group of 32, 16 levels spanning its min..max (as Q4_1)."""
+        out_features, in_features = weight.shape
+        groups = weight.float().reshape(out_features, in_features // GROUP, GROUP)  # (out, in/32, 32)
+        low, high = groups.amin(-1), groups.amax(-1)  # (out, in/32)
+        scale = ((high - low) / 15).clamp(min=1e-12)
+        q = ((groups - low[..., None]) / scale[..., None]).round().clamp(0, 15).reshape(out_features, in_features)
+        return cls.from_groups(q, scale, low + 8 * scale, bias, dtype, device)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shape = x.shape
+        flat = x.reshape(-1, self.in_features).to(self.dtype)  # (M, in)
+        if self.packed.device.type == "cuda":
+            y = torch.ops.aten._weight_int4pack_mm(flat, self.packed, GROUP, self.scales_and_zeros)
+        else:
+            y = torch.ops.aten._weight_int4pack_mm_for_cpu(flat, self.packed, GROUP, self.scales_and_zeros)
+        y = y.reshape(*shape[:-1], self.out_features).to(x.dtype)  # (..., out) in the caller's dtype
+        return y + self.bias if self.bias is not None else y
+
+    def nbytes(self) -> int:
+        return self.packed.numel() * self.packed.element_size() + \
+            self.scales_and_zeros.numel() * self.scales_and_zeros.element_size()
+
+    def extra_repr(self) -> str:
+        return f"in_features={self.in_features}, out_features={self.out_features}, group={GROUP}, dtype={self.dtype}"
+
+
+def q4_groups(blocks: np.ndarray, kind: str, shape: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """GGUF Q4_0/Q4_1 blocks (rows, in/32 * block bytes) -> (q (out, in) 0..15, scales, zeros (out, in/32))."""
+    rows, columns = shape
+    size = Q4_BLOCK_BYTES[kind]
+    raw = np.ascontiguousarray(blocks).reshape(rows, columns // GROUP, size)  # (out, in/32, bytes)
+    d = raw[..., 0:2].copy().view(np.float16)[..., 0].astype(np.float32)  # (out, in/32)
+    nibbles = raw[..., size - 16:]  # (out, in/32, 16): value j in the low half of byte j, j+16 in the high
+    q = np.concatenate((nibbles & 0x0F, nibbles >> 4), axis=-1).reshape(rows, columns)  # (out, in)
+    if kind == "Q4_0":
+        zeros = np.zeros_like(d)
+    else:
+        m = raw[..., 2:4].copy().view(np.float16)[..., 0].astype(np.float32)
+        zeros = m + 8 * d
+    return torch.from_numpy(q.astype(np.int32)), torch.from_numpy(d), torch.from_numpy(zeros)
