@@ -1,4 +1,4 @@
-"""The main window: a sidebar of pages (Chat, Compare, Evaluate, History) over a stack.
+"""The main window: a sidebar of pages (Chat, Compare, Evaluate, History, Models) over a stack.
 
 It builds the pages with their services (settings, history, model hosts), restores and
 saves the window layout with QSettings, and shuts the worker threads down on close. The
@@ -18,9 +18,11 @@ from .compare_page import ComparePage
 from .message_bar import MessageBar
 from .model_host import ModelHost
 from .model_worker import LoadRequest
+from .models.choosers import offer_library
+from .models.page import ModelsPage
 from .pages import AppContext, optional_page
 
-PAGES = ("Chat", "Compare", "Evaluate", "History")
+PAGES = ("Chat", "Compare", "Evaluate", "History", "Models")
 STYLE = """
 #sidebar { background: #1f2937; color: #e5e7eb; border: none; font-size: 14px; }
 #sidebar::item { padding: 10px 14px; }
@@ -52,12 +54,13 @@ class MainWindow(QMainWindow):
         self.compare_page = ComparePage(settings, Path(default_model), self.chat_host, self.make_host)
         self.evaluate_page = optional_page("desktop.evaluate.page", "EvaluatePage", "Evaluate", self.context)
         self.history_page = optional_page("desktop.evaluate.history_page", "HistoryPage", "History", self.context)
+        self.models_page = ModelsPage(self.context)  # its library is what every model chooser offers
         self.sidebar = QListWidget()
         self.sidebar.setObjectName("sidebar")
         self.sidebar.setFixedWidth(120)
         self.sidebar.addItems(PAGES)
         self.stack = QStackedWidget()
-        for page in (self.chat_page, self.compare_page, self.evaluate_page, self.history_page):
+        for page in (self.chat_page, self.compare_page, self.evaluate_page, self.history_page, self.models_page):
             self.stack.addWidget(page)
         self.sidebar.currentRowChanged.connect(self.stack.setCurrentIndex)
         self.notice_bar = MessageBar()  # app-wide problems (the history database); pages have their own
@@ -72,6 +75,8 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.sidebar)
         layout.addLayout(right, 1)
         self.setCentralWidget(body)
+        offer_library(self, self.models_page.library)
+        self.models_page.open_requested.connect(self.open_model)
         self._restore()
         if notice:
             self.notice_bar.show_error(notice)
@@ -83,6 +88,12 @@ class MainWindow(QMainWindow):
 
     def make_host(self) -> ModelHost:
         return ModelHost(self.loader, name="extra")
+
+    def open_model(self, path: str):
+        """Load a model chosen on the Models page in Chat, and show Chat."""
+        self.chat_page.model_panel.chooser.select_path(path)
+        self.chat_page.model_panel.load_current()
+        self.show_page("Chat")
 
     def show_page(self, name: str):
         self.sidebar.setCurrentRow(PAGES.index(name))
@@ -104,7 +115,7 @@ class MainWindow(QMainWindow):
         self.chat_page.save_state()
         self.compare_page.save_state()
         self.settings.sync()
-        for page in (self.evaluate_page, self.history_page):
+        for page in (self.evaluate_page, self.history_page, self.models_page):
             if hasattr(page, "shutdown"):
                 page.shutdown()
         self.compare_page.shutdown()

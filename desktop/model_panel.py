@@ -21,6 +21,7 @@ from .model_worker import Loaded, LoadRequest
 RECENT_KEY = "models/recent"
 MAX_RECENT = 8
 OPEN_FOLDER = "__open__"  # item data of the "Open model folder…" entry
+LIBRARY_ROLE = Qt.ItemDataRole.UserRole + 1  # marks the entries offered from the models library
 OPEN_GGUF = "__open_gguf__"  # item data of the "Open GGUF file…" entry
 
 
@@ -116,6 +117,36 @@ class ModelChooser(QWidget):
 
     def remember(self, path: str):
         remember_model(self.settings, path)
+
+    def set_library(self, library):
+        """Offer the models on this machine (an engine.library.Library) after the recent ones; those glasslm
+        cannot open are shown greyed with why. Recent entries the library knows get its names."""
+        box, current = self.model_box, self.model_box.currentData()
+        for index in reversed(range(box.count())):
+            if box.itemData(index, LIBRARY_ROLE):
+                box.removeItem(index)
+        known = {box.itemData(i): i for i in range(box.count())}
+        at = box.findData(OPEN_FOLDER) - 1  # before the separator above "Open model folder…"
+        added = 0
+        for entry in library.models:
+            label = f"{entry.name}  —  {entry.source} · {entry.quantization or entry.format}"
+            if entry.path in known:
+                if entry.source != "shipped" and entry.path != str(self.default_path):  # those keep their labels
+                    box.setItemText(known[entry.path], label)
+                continue
+            if not added:
+                box.insertSeparator(at)
+                box.setItemData(at, True, LIBRARY_ROLE)
+            index = at + 1 + added
+            box.insertItem(index, label, entry.path)
+            box.setItemData(index, True, LIBRARY_ROLE)
+            box.setItemData(index, entry.path if entry.can_open else f"{entry.path}\nglasslm cannot open it: "
+                            f"{entry.reason}", Qt.ItemDataRole.ToolTipRole)
+            if not entry.can_open:
+                box.model().item(index).setEnabled(False)
+            added += 1
+        box.setCurrentIndex(max(0, box.findData(current)))
+        self._last_index = box.currentIndex()
 
     def _fill_models(self, selected: str):
         self.model_box.clear()

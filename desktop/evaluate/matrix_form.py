@@ -134,17 +134,31 @@ class MatrixForm(QWidget):
         self._add_suite_item(f"{suite.id}  v{suite.version} · {len(suite.items)} items (file)", suite.path, None, True)
         self.suites.setCurrentRow(self.suites.count() - 1)
 
-    def add_model(self, path: str | Path, checked: bool = True) -> None:
+    def add_model(self, path: str | Path, checked: bool = True, label: str | None = None) -> None:
         for row in range(self.models.count()):
             if self.models.item(row).data(PATH_ROLE) == str(path):
                 self.models.item(row).setCheckState(Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked)
                 return
-        label = Path(path).name + (" (default)" if Path(path) == self.default_model else "")
+        label = label or Path(path).name + (" (default)" if Path(path) == self.default_model else "")
         item = QListWidgetItem(label)
         item.setToolTip(str(path))
         item.setData(PATH_ROLE, str(path))
         item.setCheckState(Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked)
         self.models.addItem(item)
+
+    def set_library(self, library):
+        """Offer the models on this machine that glasslm can open (an engine.library.Library), unticked;
+        models already listed keep their tick and get the library's name."""
+        for entry in library.models:
+            if not entry.can_open:
+                continue
+            rows = [r for r in range(self.models.count()) if self.models.item(r).data(PATH_ROLE) == entry.path]
+            label = f"{entry.name} ({entry.source}, {entry.quantization or entry.format})"
+            if rows:
+                if Path(entry.path) != self.default_model:  # the default keeps its label
+                    self.models.item(rows[0]).setText(label)
+            else:
+                self.add_model(entry.path, checked=False, label=label)
 
     def tick_suites(self, suite_ids: list[str]):
         for row in range(self.suites.count()):

@@ -29,6 +29,7 @@ from .hub import PullPlan, hub_error, transport_errors
 
 CHUNK_BYTES = 1 << 20
 RECONNECTS = 5  # immediate resumes of a dropped connection, each after some bytes arrived
+READ_TIMEOUT_S = 30  # a stalled connection is dropped (and resumed) rather than waited on forever
 SPARE_BYTES = 100 * 10**6  # room left on the disk beyond the download itself
 SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -153,7 +154,8 @@ def _fetch(plan: PullPlan, name: str, meta, url: str, blob: Path, arrived: Calla
                 request_headers = dict(headers, Range=f"bytes={have}-") if have else headers
                 before = have
                 try:
-                    with get_session().stream("GET", location, headers=request_headers, follow_redirects=True) as r:
+                    with get_session().stream("GET", location, headers=request_headers, follow_redirects=True,
+                                              timeout=READ_TIMEOUT_S) as r:
                         if r.status_code >= 400:
                             r.read()
                             hf_raise_for_status(r)

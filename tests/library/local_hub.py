@@ -7,7 +7,8 @@ files a 302 to a second server (a "CDN" on another port, so the client must not 
 token) with X-Linked-Etag (the SHA-256) and X-Linked-Size. Errors carry the Hub's X-Error-Code
 (RepoNotFound, RevisionNotFound, EntryNotFound, GatedRepo: 401 without a token, 403 with one
 that was not granted). Byte ranges are served (206 + Content-Range), and a file can be set to
-drop its connection once after N bytes, as a lost network does. Every request is logged.
+drop its connection once after N bytes, as a lost network does, or pause after N bytes until
+released, as a slow one does. Every request is logged.
 """
 from __future__ import annotations
 
@@ -75,6 +76,7 @@ class LocalHub:
         self.repos: dict[str, HubRepo] = {}
         self.log: list[Logged] = []
         self.drop_once: dict[str, int] = {}  # sha256 of an LFS file -> bytes to send before dropping, once
+        self.hold_once: dict[str, tuple[int, threading.Event]] = {}  # sha256 -> (bytes to send, then wait for it)
         self._lock = threading.Lock()
         self.hub = _QuietServer(("127.0.0.1", 0), _handler(self, "hub"))
         self.cdn = _QuietServer(("127.0.0.1", 0), _handler(self, "cdn"))
@@ -220,6 +222,13 @@ def _handler(hub: LocalHub, server: str):
             body = data[start:]
             with hub._lock:
                 cut = hub.drop_once.pop(drop_key, None) if drop_key else None
+                hold = hub.hold_once.pop(drop_key, None) if drop_key else None
+            if hold is not None:  # a slow network: part of the body, then the rest once released
+                sent, release = hold
+                self.wfile.write(body[:sent])
+                self.wfile.flush()
+                release.wait(timeout=30)
+                body = body[sent:]
             if cut is not None:
                 self.wfile.write(body[:cut])
                 self.wfile.flush()
