@@ -1,4 +1,4 @@
-"""The main window: a sidebar of pages (Chat, Compare, Evaluate, History, Models) over a stack.
+"""The main window: a sidebar of pages (Chat, Compare, Evaluate, History, Models, Inside) over a stack.
 
 It builds the pages with their services (settings, history, model hosts), restores and
 saves the window layout with QSettings, and shuts the worker threads down on close. The
@@ -15,6 +15,7 @@ from evals.history import History
 
 from .chat.chat_page import ChatPage
 from .compare_page import ComparePage
+from .inside.page import InsidePage
 from .message_bar import MessageBar
 from .model_host import ModelHost
 from .model_worker import LoadRequest
@@ -22,7 +23,7 @@ from .models.choosers import offer_library
 from .models.page import ModelsPage
 from .pages import AppContext, optional_page
 
-PAGES = ("Chat", "Compare", "Evaluate", "History", "Models")
+PAGES = ("Chat", "Compare", "Evaluate", "History", "Models", "Inside")
 STYLE = """
 #sidebar { background: #1f2937; color: #e5e7eb; border: none; font-size: 14px; }
 #sidebar::item { padding: 10px 14px; }
@@ -55,6 +56,7 @@ class MainWindow(QMainWindow):
         self.evaluate_page = optional_page("desktop.evaluate.page", "EvaluatePage", "Evaluate", self.context)
         self.history_page = optional_page("desktop.evaluate.history_page", "HistoryPage", "History", self.context)
         self.models_page = ModelsPage(self.context)  # its library is what every model chooser offers
+        self.inside_page = InsidePage(self.context)  # the ideas of a Transformer on the Chat page's model
         self.sidebar = QListWidget()
         self.sidebar.setObjectName("sidebar")
         self.sidebar.setFixedWidth(120)
@@ -62,6 +64,10 @@ class MainWindow(QMainWindow):
         self.stack = QStackedWidget()
         for page in (self.chat_page, self.compare_page, self.evaluate_page, self.history_page, self.models_page):
             self.stack.addWidget(page)
+        self.stack.addWidget(self.inside_page)
+        for page in (self.evaluate_page, self.history_page):  # "Open inside" on an eval item
+            if hasattr(page, "results"):
+                page.results.detail.inside_requested.connect(self.open_inside)
         self.sidebar.currentRowChanged.connect(self.stack.setCurrentIndex)
         self.notice_bar = MessageBar()  # app-wide problems (the history database); pages have their own
         right = QVBoxLayout()
@@ -94,6 +100,11 @@ class MainWindow(QMainWindow):
         self.chat_page.model_panel.chooser.select_path(path)
         self.chat_page.model_panel.load_current()
         self.show_page("Chat")
+
+    def open_inside(self, item: dict):
+        """Show an eval item's prompt and answer on the Inside page."""
+        self.inside_page.open_text(item.get("prompt") or "", item.get("answer") or "", item.get("title") or "the item")
+        self.show_page("Inside")
 
     def show_page(self, name: str):
         self.sidebar.setCurrentRow(PAGES.index(name))

@@ -1,6 +1,6 @@
 """`ModelHost`: the GUI thread's handle on one `ModelWorker` running on its own QThread.
 
-Widgets talk to a host, never to the engine: `load`, `chat`, `attention` and `count` queue a
+Widgets talk to a host, never to the engine: `load`, `chat`, `attention`, `count` and `compute` queue a
 request on the worker and return at once (with a request id where results come back), and
 the worker's signals are re-emitted here. `cancel` sets the worker's flag directly (safe
 from any thread). The host remembers what it has loaded so pages can share one model.
@@ -15,7 +15,7 @@ from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal
 import engine
 
 from .model_worker import (
-    AttentionRequest, ChatRequest, CountRequest, DevicesRequest, Loaded, LoadRequest, ModelWorker,
+    AttentionRequest, ChatRequest, ComputeRequest, CountRequest, DevicesRequest, Loaded, LoadRequest, ModelWorker,
 )
 
 _request_ids = itertools.count(1)  # unique across hosts so a stray result is never mistaken for another's
@@ -31,6 +31,8 @@ class ModelHost(QObject):
     attention_ready = Signal(int, object)
     counted = Signal(int, int)
     devices = Signal(object)
+    computed = Signal(int, object)
+    progressed = Signal(int, str)
     _submit = Signal(object)
 
     def __init__(self, loader=None, name: str = "model", parent: QObject | None = None):
@@ -49,8 +51,9 @@ class ModelHost(QObject):
         self.worker.load_failed.connect(self._on_load_failed)
         self.worker.finished.connect(self._forget)
         self.worker.failed.connect(self._forget)
+        self.worker.computed.connect(self._forget)
         for signal in ("loaded", "load_failed", "tokens", "finished", "failed", "attention_ready", "counted",
-                       "devices"):
+                       "devices", "computed", "progressed"):
             getattr(self.worker, signal).connect(getattr(self, signal))
         self.thread.start()
 
@@ -89,6 +92,15 @@ class ModelHost(QObject):
     def count(self, messages: list[dict]) -> int:
         rid = next(_request_ids)
         self._submit.emit(CountRequest(rid, list(messages)))
+        return rid
+
+    def compute(self, job, doing: str) -> int:
+        """Run job(model, progress) on the worker thread, after what is queued before it; the result
+        arrives as computed(rid, result), an error as failed(rid, message). Cancel stops it at its next
+        progress call."""
+        rid = next(_request_ids)
+        self._open.add(rid)
+        self._submit.emit(ComputeRequest(rid, job, doing))
         return rid
 
     def refresh_devices(self):

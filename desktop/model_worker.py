@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -58,6 +59,13 @@ class DevicesRequest:
 
 
 @dataclass(frozen=True)
+class ComputeRequest:
+    rid: int
+    job: Callable[[engine.Model, Callable[[str], None]], Any]  # job(model, progress) on the worker thread
+    doing: str  # what it computes, for error messages ("computing the logit lens")
+
+
+@dataclass(frozen=True)
 class Loaded:
     request: LoadRequest
     info: engine.ModelInfo
@@ -95,6 +103,8 @@ class ModelWorker(QObject):
     attention_ready = Signal(int, object)  # request id, AttentionMap
     counted = Signal(int, int)  # request id, number of tokens
     devices = Signal(object)  # list[engine.DeviceInfo]
+    computed = Signal(int, object)  # request id, what a ComputeRequest's job returned
+    progressed = Signal(int, str)  # request id, a line on a running job's progress
 
     def __init__(self, loader=None):
         super().__init__()
@@ -116,7 +126,7 @@ class ModelWorker(QObject):
     def submit(self, request):
         handler = {
             LoadRequest: self._load, ChatRequest: self._chat, AttentionRequest: self._attention,
-            CountRequest: self._count, DevicesRequest: self._devices,
+            CountRequest: self._count, DevicesRequest: self._devices, ComputeRequest: self._compute,
         }[type(request)]
         handler(request)
 
@@ -200,6 +210,26 @@ class ModelWorker(QObject):
             self.counted.emit(request.rid, len(model.chat_ids(request.messages, add_generation_prompt=True)))
         except Exception as err:
             self.failed.emit(request.rid, _explain(err, "counting tokens"))
+
+    def _compute(self, request: ComputeRequest):
+        """Run one job on the loaded model (the Inside page's computations, "Check this answer").
+        Its progress(text) raises once the request is cancelled, so a long job stops between steps."""
+        rid = request.rid
+
+        def progress(text: str):
+            if rid in self._flags.cancelled:
+                raise engine.EngineError("cancelled")
+            self.progressed.emit(rid, text)
+
+        try:
+            if rid in self._flags.cancelled:
+                raise engine.EngineError("cancelled")
+            result = request.job(self._require_model(), progress)
+            self.computed.emit(rid, result)
+        except Exception as err:
+            self.failed.emit(rid, _explain(err, request.doing))
+        finally:
+            self._flags.cancelled.discard(rid)
 
     def _devices(self, _request: DevicesRequest):
         try:

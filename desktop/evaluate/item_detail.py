@@ -1,5 +1,6 @@
 """`ItemDetail`: one item's result in full: the prompt as sent, the output, the expected
-answer, the score (and every per-item score), and the probability of each choice.
+answer, the score (and every per-item score), and the probability of each choice; "Open
+inside" sends the prompt and answer to the Inside page (token, attention and logit-lens views).
 
 It shows one stored result row (plus its run, for choice labels); it reads nothing else.
 """
@@ -7,10 +8,11 @@ from __future__ import annotations
 
 import json
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
-    QFormLayout, QLabel, QPlainTextEdit, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget,
+    QFormLayout, QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QTableWidget, QTableWidgetItem, QVBoxLayout,
+    QWidget,
 )
 
 from evals.export import fmt
@@ -30,6 +32,8 @@ def _text_box(name: str, height: int) -> QPlainTextEdit:
 
 
 class ItemDetail(QWidget):
+    inside_requested = Signal(dict)  # {"prompt", "answer", "title"} of the shown item
+
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.title = QLabel("Select an item to see its prompt, output and choice probabilities.")
@@ -60,13 +64,22 @@ class ItemDetail(QWidget):
         form.addRow("Choices", self.choices)
         self.legend = QLabel("<span style='background:#dcfce7'>&nbsp;expected&nbsp;</span>  <b>model's answer</b>")
         form.addRow("", self.legend)
+        self.inside_button = QPushButton("Open inside")
+        self.inside_button.setToolTip("See this prompt and the model's answer token by token, layer by layer and "
+                                      "head by head on the Inside page (with the model loaded in Chat)")
+        self.inside_button.clicked.connect(self._open_inside)
+        self.inside_button.setEnabled(False)
+        top = QHBoxLayout()
+        top.addWidget(self.title, 1)
+        top.addWidget(self.inside_button)
         layout = QVBoxLayout(self)
-        layout.addWidget(self.title)
+        layout.addLayout(top)
         layout.addLayout(form)
         self.result: dict | None = None
 
     def show_result(self, run: dict, result: dict | None):
         self.result = result
+        self.inside_button.setEnabled(bool(result and (result.get("prompt") or result.get("output"))))
         if result is None:
             self.title.setText("Select an item to see its prompt, output and choice probabilities.")
             for box in (self.prompt, self.output):
@@ -103,6 +116,17 @@ class ItemDetail(QWidget):
                     cell.setFont(font)
                     cell.setToolTip("the model's answer" + (" (expected)" if label == result["expected"] else ""))
                 self.choices.setItem(i, j, cell)
+
+
+    def _open_inside(self):
+        r = self.result
+        if not r:
+            return
+        output = "" if r.get("output") is None else str(r["output"])
+        answer = (" " + output.lstrip()) if output and r.get("prompt") and not r["prompt"][-1:].isspace() else output
+        variant = f" ({r['variant']})" if r.get("variant") else ""
+        self.inside_requested.emit({"prompt": r.get("prompt") or "", "answer": answer,
+                                    "title": f"item {r['item_id']}{variant}"})
 
 
 def _value(v) -> str:
