@@ -68,8 +68,9 @@ def register(subparsers) -> None:
     p.add_argument("-o", "--output", help="file to write (default: standard output)")
     p.set_defaults(handler=cmd_export)
 
-    p = verbs.add_parser("import", parents=[db], help="turn a TruthfulQA, BBQ or CrowS-Pairs file into a suite")
-    p.add_argument("kind", choices=("truthfulqa", "bbq", "crows"), metavar="KIND", help="truthfulqa | bbq | crows")
+    p = verbs.add_parser("import", parents=[db], help="turn a TruthfulQA, BBQ, CrowS-Pairs or HaluEval file into a suite")
+    # Checked by import_suite (importing the importers here would load the engine for every verb).
+    p.add_argument("kind", metavar="KIND", help="truthfulqa | bbq | crows (or crows-pairs, crows_pairs) | halueval")
     p.add_argument("path", metavar="PATH")
     p.add_argument("--id", help="suite id (default: KIND)")
     p.set_defaults(handler=cmd_import)

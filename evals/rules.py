@@ -1,14 +1,17 @@
 """Deterministic text rules for generated answers: normalization, answer extraction,
-abstention detection, and scoring a generation against a suite item's `rule`.
+matching a reply against accepted answers, clustering sampled replies, abstention detection,
+and scoring a generation against a suite item's `rule`.
 
 Pure functions of strings; no model, no randomness, no locale. The exact behaviour is part
 of each run's meaning, so changing it changes results: document any change in
-`evals/suites/README.md` and bump the affected suites' versions.
+`evals/suites/README.md` and bump the affected suites' versions. The rules are checked
+against people's judgments of real replies in `tests/evals/fixtures/labelled_replies.jsonl`.
 
 Rules, in order of strictness:
 - exact: the first non-empty line of the output, stripped, equals a target exactly.
-- normalized: `extract_answer(output)` equals `normalize(target)` for some target, or the
-  normalized first line starts with the normalized target followed by a word boundary.
+- normalized: `find_accepted(output, targets)` finds a target in the reply's answer span as
+  a whole word or phrase (after `answer_words`: normalized, number words as digits), not
+  right after a negation ("not Paris").
 - regex: `re.search(pattern, output)` finds a match (use `^`, `(?i)`, ... in the pattern).
 - abstention: `is_abstention(output)`; score 1 means the model declined.
 """
@@ -92,6 +95,112 @@ def _canonical_number(text: str) -> str:
     return text
 
 
+UNITS = {w: i for i, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+    "sixteen seventeen eighteen nineteen".split())}
+TENS = {w: 10 * i for i, w in enumerate("twenty thirty forty fifty sixty seventy eighty ninety".split(), start=2)}
+SCALES = {"hundred": 100, "thousand": 1000, "million": 1000000}
+NEGATIONS = {"not", "never", "no", "t"}  # "t": what normalize leaves of "isn't", "wasn't"
+# Words that say nothing about which answer a reply gives; left out of a reply's cluster key.
+FILLER = {"is", "are", "was", "were", "be", "it", "its", "this", "that", "i", "think", "believe", "answer",
+          "of", "in", "on", "at", "by", "to", "for", "and", "or", "our", "called", "known", "as", "which", "who",
+          "what", "there", "s"}
+DECLINED = "(declined)"  # the cluster key of a reply that declines
+
+
+def _number_words(words: list[str]) -> list[str]:
+    """Runs of English number words become one number ("fifty one" -> "51", "two hundred and five" -> "205")."""
+    out: list[str] = []
+    i = 0
+    while i < len(words):
+        if words[i] not in UNITS and words[i] not in TENS:
+            out.append(words[i])
+            i += 1
+            continue
+        total, current, j = 0, 0, i
+        while j < len(words):
+            w = words[j]
+            if w in UNITS:
+                current += UNITS[w]
+            elif w in TENS:
+                current += TENS[w]
+            elif w in SCALES and j > i:
+                if SCALES[w] == 100:
+                    current *= 100
+                else:
+                    total += current * SCALES[w]
+                    current = 0
+            elif w == "and" and j > i and words[j - 1] in SCALES and j + 1 < len(words) \
+                    and (words[j + 1] in UNITS or words[j + 1] in TENS):
+                pass
+            else:
+                break
+            j += 1
+        out.append(str(total + current))
+        i = j
+    return out
+
+
+def answer_words(text: str) -> list[str]:
+    """`normalize`d words with number words as digits and numbers canonical ("eight" and "8.0" -> "8")."""
+    words = _number_words(normalize(text).split())
+    return [_canonical_number(w) if NUMBER.fullmatch(w) else w for w in words]
+
+
+def answer_span(text: str) -> str:
+    """Where a reply's answer is: after the last answer marker if any, else its first non-empty line."""
+    markers = list(ANSWER_MARKER.finditer(text))
+    if markers:
+        text = text[markers[-1].end():]
+    return first_line(text)
+
+
+def _occurs(words: list[str], phrase: list[str]) -> bool:
+    """`phrase` is a contiguous run of `words`, at least once not right after a negation."""
+    n = len(phrase)
+    return any(words[i:i + n] == phrase and (i == 0 or words[i - 1] not in NEGATIONS)
+               for i in range(len(words) - n + 1))
+
+
+def find_accepted(text: str, accepted: list[str]) -> str | None:
+    """The first accepted answer (in the given order) found in the reply's answer span, or None.
+
+    Found = its `answer_words` occur in the span's as a whole word or phrase, not right after
+    "not"/"never"/"no". "8" and "eight" are the same answer; "40" does not contain "4".
+    """
+    words = answer_words(answer_span(text))
+    for a in accepted:
+        phrase = answer_words(a)
+        if phrase and _occurs(words, phrase):
+            return a
+    return None
+
+
+def answer_key(text: str, accepted: list[str] | None = None, question: str = "") -> str:
+    """The answer a reply gives, as a cluster key: samples with the same key gave the same answer.
+
+    A decline is DECLINED; a reply containing an accepted answer is that answer's canonical
+    form (the first accepted spelling, so "Paris" and "The capital of France is Paris." agree);
+    otherwise the first sentence of the answer span without the question's words and filler
+    ("Sydney is the capital of Australia" -> "sydney"), or its normalized text when nothing
+    else is left.
+    """
+    if is_abstention(text):
+        return DECLINED
+    if accepted:
+        hit = find_accepted(text, accepted)
+        if hit is not None:
+            return " ".join(answer_words(accepted[0]))
+    span = answer_span(text)
+    end = SENTENCE_END.search(span)
+    if end:
+        span = span[: end.start()]
+    words = answer_words(span)
+    asked = set(answer_words(question))
+    rest = [w for w in words if w not in asked and w not in FILLER]
+    return " ".join(rest or words)
+
+
 def is_abstention(text: str) -> bool:
     """True when the output declines or says the thing does not exist; an empty output counts."""
     window = text[:ABSTENTION_WINDOW].lower().replace("\u2019", "'").replace("\u2018", "'")
@@ -114,13 +223,10 @@ def score_generation(rule: dict, output: str) -> dict:
     if kind == "exact":
         hit = first_line(output) in [t.strip() for t in targets(rule)]
     elif kind == "normalized":
-        line = normalize(first_line(output))
-        hit = False
-        for t in targets(rule):
-            nt = normalize(t)
-            if nt and (extracted == nt or line == nt or line.startswith(nt + " ")):
-                hit = True
-                break
+        found = find_accepted(output, targets(rule))
+        hit = found is not None
+        if hit:
+            extracted = " ".join(answer_words(found))
     elif kind == "regex":
         hit = re.search(rule["pattern"], output) is not None
     elif kind == "abstention":
@@ -132,7 +238,7 @@ def score_generation(rule: dict, output: str) -> dict:
 
 
 def modal_answer(answers: list[str]) -> tuple[str, float]:
-    """The most common answer (ties: the one seen first) and the share of answers equal to it."""
+    """The most common answer key (ties: the one seen first) and the share of answers equal to it."""
     if not answers:
         return "", 0.0
     counts: dict[str, int] = {}

@@ -74,6 +74,8 @@ def _multiple_choice_result(item: Item, v: Variant, answers: list[tuple[float, b
     }
     if "context_condition" in item.metadata and v.name in ("", REFERENCE_VARIANT):
         scores.update(_bbq_fields(item.metadata, pred))
+    if item.metadata.get("classification"):  # the choices are class labels (HaluEval: Yes / No)
+        scores.update({"class_pred": v.choices[pred], "class_true": v.choices[v.answer]})
     correct = pred == v.answer
     return _result(item, v.name, prompt=v.prompt, output=v.choices[pred], expected=v.choices[v.answer],
                    correct=correct, score=float(correct), choice_logprobs=lls, scores=scores, latency_s=latency_s)
@@ -124,17 +126,19 @@ def score_self_consistency(item: Item, lm: LanguageModel, run_settings: dict, ru
                                        max_new_tokens=item.max_new_tokens, seed=derive_seed(run_seed, item.id, i))
         outputs.append(lm.generate(item.prompt, settings))
     latency = time.perf_counter() - start
-    answers = [rules.extract_answer(o) for o in outputs]
+    accepted = None if item.answer is None else ([item.answer] if isinstance(item.answer, str) else list(item.answer))
+    # Samples agree when they give the same answer, however worded (see rules.answer_key).
+    answers = [rules.answer_key(o, accepted, item.prompt) for o in outputs]
     modal, agreement = rules.modal_answer(answers)
     expected, correct = None, None
-    if item.answer is not None:
-        accepted = [item.answer] if isinstance(item.answer, str) else list(item.answer)
+    scores = {"agreement": agreement, "modal": modal, "answers": answers, "samples": outputs}
+    if accepted is not None:
         expected = " | ".join(accepted)
-        correct = modal in {rules.extract_answer(a) for a in accepted}
+        reference = " ".join(rules.answer_words(accepted[0]))
+        correct = modal == reference
+        scores["sample_accuracy"] = sum(a == reference for a in answers) / len(answers)
     return [_result(item, "", prompt=_sent(lm, item.prompt), output=modal, expected=expected, correct=correct,
-                    score=agreement, choice_logprobs=None,
-                    scores={"agreement": agreement, "modal": modal, "answers": answers, "samples": outputs},
-                    latency_s=latency)]
+                    score=agreement, choice_logprobs=None, scores=scores, latency_s=latency)]
 
 
 def score_item(item: Item, lm: LanguageModel, run_settings: dict, run_seed: int) -> list[dict]:

@@ -15,16 +15,21 @@ from engine.safe_write import FileWriteError, make_folder, write_bytes
 
 from ..errors import DatasetImportError
 from ..suite import SUITE_ID, Suite, builtin_suites_dir, load_suite, parse_suite
-from . import bbq, crows, truthfulqa
+from . import bbq, crows, halueval, truthfulqa
 
-IMPORTERS = {"truthfulqa": truthfulqa.convert, "bbq": bbq.convert, "crows": crows.convert}
+IMPORTERS = {"truthfulqa": truthfulqa.convert, "bbq": bbq.convert, "crows": crows.convert,
+             "halueval": halueval.convert}
+# Other names a dataset goes by (its own repository name), accepted as KIND.
+ALIASES = {"crows-pairs": "crows", "crows_pairs": "crows"}
+KINDS = (*IMPORTERS, *ALIASES)  # every accepted KIND
 
 
 def import_suite(kind: str, source: Path, dest_dir: Path, suite_id: str | None = None,
                  replace: bool = False) -> Suite:
     """Convert `source` with the `kind` importer into `dest_dir/<suite_id>.jsonl` and load it."""
+    kind = ALIASES.get(kind, kind)
     if kind not in IMPORTERS:
-        raise DatasetImportError(f"unknown import kind {kind!r}; choose one of {', '.join(IMPORTERS)}")
+        raise DatasetImportError(f"unknown import kind {kind!r}; choose one of {', '.join(KINDS)}")
     source = Path(source).expanduser()
     if not source.is_file():
         raise DatasetImportError(f"{source} does not exist or is not a file; give the path of the {kind} data file")

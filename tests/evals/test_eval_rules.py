@@ -2,7 +2,8 @@
 
 import pytest
 
-from evals.rules import extract_answer, is_abstention, modal_answer, normalize, score_generation
+from evals.rules import (DECLINED, answer_key, answer_words, extract_answer, find_accepted, is_abstention, modal_answer,
+                         normalize, score_generation)
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -72,3 +73,51 @@ def test_modal_answer():
     assert modal_answer(["4", "5", "4", "5", "6"]) == ("4", 0.4)  # tie: first seen
     assert modal_answer(["a", "a", "a"]) == ("a", 1.0)
     assert modal_answer([]) == ("", 0.0)
+
+
+# ---- accepted answers inside a reply, number words, clustering sampled replies --------------
+
+@pytest.mark.parametrize("text, expected", [
+    ("eight", ["8"]), ("fifty-one", ["51"]), ("two hundred and five", ["205"]),
+    ("one thousand nine hundred eighty nine", ["1989"]), ("8.0 legs", ["8", "legs"]), ("1,000", ["1000"]),
+    ("The hundred years war", ["hundred", "years", "war"]),  # a scale word alone is not a number
+])
+def test_answer_words(text, expected):
+    assert answer_words(text) == expected
+
+
+@pytest.mark.parametrize("reply, accepted, found", [
+    ("The capital of France is Paris.", ["Paris"], "Paris"),
+    ("Paris is the capital of France.", ["Paris"], "Paris"),
+    ("A spider has eight legs.", ["8", "eight"], "8"),
+    ("It has 8 legs", ["eight"], "eight"),
+    ("George Orwell wrote it.", ["George Orwell", "Orwell"], "George Orwell"),
+    ("It was written by Orwell.", ["George Orwell", "Orwell"], "Orwell"),
+    ("The longest river in Africa is the Nile River.", ["The Nile", "Nile"], "The Nile"),
+    ("Lyon, not Paris", ["Paris"], None),
+    ("It isn't Paris.", ["Paris"], None),
+    ("40", ["4"], None),
+    ("Parisian food is good", ["Paris"], None),
+    ("Answer: Canberra", ["Canberra"], "Canberra"),
+    ("Sydney\nCanberra is also a city", ["Canberra"], None),  # only the first line is the answer
+    ("", ["Paris"], None),
+])
+def test_find_accepted(reply, accepted, found):
+    assert find_accepted(reply, accepted) == found
+
+
+def test_answer_key_clusters_replies_by_the_answer_they_give():
+    q = "What is the capital of Australia?"
+    accepted = ["Canberra"]
+    keys = [answer_key(r, accepted, q) for r in (
+        "Canberra", "The capital of Australia is Canberra.", "canberra!", "Sydney is the capital of Australia.",
+        "The capital of Australia is Sydney.", "I don't know.")]
+    assert keys == ["canberra", "canberra", "canberra", "sydney", "sydney", DECLINED]
+    assert answer_key("8 legs", ["8", "eight"], "How many legs?") == answer_key("Eight.", ["8", "eight"], "") == "8"
+    assert answer_key("Blue whale.", None, "What is the largest animal?") == "blue whale"
+
+
+def test_normalized_rule_uses_the_accepted_answers():
+    rule = {"type": "normalized", "target": ["8", "eight"]}
+    assert score_generation(rule, "A spider has eight legs.") == {"score": 1.0, "extracted": "8"}
+    assert score_generation(rule, "A spider has six legs.")["score"] == 0.0
