@@ -1,11 +1,15 @@
 """`glasslm bench`: decode and prefill speed, time to first token and peak memory of the engine,
-optionally side by side with transformers' generate() on the same weights, and the share of
-the machine's memory bandwidth the decode loop reaches. Prints a Markdown table.
+optionally side by side with transformers' generate() and with llama.cpp on the same weights
+(`--compare hf,llama.cpp`; llama.cpp runs in its own virtualenv, see install_llamacpp.sh), and the
+share of the machine's memory bandwidth the decode loop reaches. Prints a Markdown table.
 """
 from __future__ import annotations
 
+import json
+import os
 import platform
 import random
+import subprocess
 import tempfile
 from pathlib import Path
 
@@ -30,6 +34,10 @@ def register(subparsers):
     bench.add_argument("--new-tokens", type=int, default=256)
     bench.add_argument("--repeats", type=int, default=3, help="alternating runs per implementation (medians)")
     bench.add_argument("--compare-hf", action="store_true", help="also time transformers' generate()")
+    bench.add_argument("--compare", default="", help="hf, llama.cpp or both (comma separated): also time them "
+                                                      "(llama.cpp needs a .gguf model and benchmarks/install_llamacpp.sh)")
+    bench.add_argument("--llamacpp-python", default=os.environ.get("GLASSLM_LLAMACPP_PYTHON", ".venv-llamacpp/bin/python"),
+                       help="the Python of the llama.cpp virtualenv (default .venv-llamacpp/bin/python)")
     bench.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     bench.add_argument("--decode", default="auto", choices=("auto", "eager", "static", "compiled"),
                        help="engine decode step (auto: compiled on CUDA, eager on CPU)")
@@ -46,11 +54,23 @@ def run_bench(args) -> int:
             shape = SHAPES.get(args.random) or LlamaShape.parse(args.random)
         except (ValueError, TypeError) as err:
             raise engine.EngineError(f"--random {args.random}: {err}") from None
+    compare = {c.strip().lower() for c in args.compare.split(",") if c.strip()}
+    unknown = compare - {"hf", "transformers", "llama.cpp", "llamacpp"}
+    if unknown:
+        raise engine.EngineError(f"--compare {', '.join(sorted(unknown))}: choose hf and/or llama.cpp")
+    args.compare_hf = args.compare_hf or bool(compare & {"hf", "transformers"})
+    args.compare_llamacpp = bool(compare & {"llama.cpp", "llamacpp"})
+    if args.compare_llamacpp and not Path(args.llamacpp_python).exists():
+        raise engine.EngineError(f"--compare llama.cpp needs llama-cpp-python in its own virtualenv, and "
+                                 f"{args.llamacpp_python} does not exist: run benchmarks/install_llamacpp.sh "
+                                 "(about 8 minutes) or pass --llamacpp-python")
     if args.threads:
         torch.set_num_threads(args.threads)
     device = str(engine.devices.resolve_device(args.device))
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(args.model).expanduser() if args.model else engine.default_model_path()
+        if args.compare_llamacpp and not (folder.suffix == ".gguf" and not args.random):
+            raise engine.EngineError("--compare llama.cpp needs a .gguf model file (--model FILE.gguf)")
         if args.random:
             dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
             folder = write_random_llama(Path(scratch) / "random", shape, dtype=dtype)
@@ -72,6 +92,7 @@ def bench_one(folder: Path, precision: str, device: str, args, bandwidth: float)
     rng = random.Random(0)
     prompt = [rng.randrange(3, model.info.vocab_size) for _ in range(args.prompt_tokens)]
     hf_model = load_transformers(folder, model.info.precision, device) if args.compare_hf else None
+    llamacpp = run_llamacpp(args, folder, prompt) if getattr(args, "compare_llamacpp", False) else None
     ours, theirs = Timing(), Timing()
     # warm-up at full length: the KV cache gets its final size, so a compiled step is compiled here,
     # not again inside the first timed run
@@ -95,8 +116,28 @@ def bench_one(folder: Path, precision: str, device: str, args, bandwidth: float)
     if hf_model is not None:
         t = theirs.medians()
         hf_share = per_token * t["decode_tps"] / bandwidth
-        print(f"| {model.info.precision} | transformers | {t['decode_tps']:.1f} | {t['prefill_tps']:.0f} | "
+        hf_precision = getattr(hf_model, "glasslm_precision", model.info.precision)
+        print(f"| {hf_precision} | transformers | {t['decode_tps']:.1f} | {t['prefill_tps']:.0f} | "
               f"{t['ttft_s'] * 1000:.1f} | {hf_share:.0%} | | |")
+    if llamacpp is not None:
+        ratio = (f"glasslm {o['decode_tps'] / llamacpp['decode_tps']:.2f}x decode, "
+                 f"{llamacpp['ttft_s'] / o['ttft_s']:.2f}x first token")
+        print(f"| {folder.name} | llama.cpp {llamacpp['version']} | {llamacpp['decode_tps']:.1f} | "
+              f"{llamacpp['prefill_tps']:.0f} | {llamacpp['ttft_s'] * 1000:.1f} | | | {ratio} |")
+
+
+def run_llamacpp(args, gguf: Path, prompt: list[int]) -> dict:
+    """Time llama.cpp on the same file and prompt in its own virtualenv (benchmarks/llamacpp_runner.py)."""
+    runner = Path(__file__).with_name("llamacpp_runner.py")
+    request = {"model": str(gguf), "prompt": prompt, "new_tokens": args.new_tokens, "repeats": args.repeats,
+               "threads": args.threads or torch.get_num_threads()}
+    done = subprocess.run([args.llamacpp_python, str(runner)], input=json.dumps(request), capture_output=True,
+                          text=True)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode or not lines:
+        tail = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        raise engine.EngineError(f"llama.cpp could not run on {gguf.name}: {tail}")
+    return json.loads(lines[-1])
 
 
 def load_transformers(folder: Path, precision: str, device: str):
@@ -104,7 +145,14 @@ def load_transformers(folder: Path, precision: str, device: str):
         import transformers
     except ImportError:
         raise engine.EngineError("--compare-hf needs transformers: pip install transformers accelerate")
+    transformers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.set_verbosity_error()
     kwargs = {}
+    if folder.suffix == ".gguf":  # transformers dequantizes a GGUF to a float model
+        kwargs["gguf_file"] = folder.name
+        folder = folder.parent
+        if precision not in ("fp32", "bf16", "fp16"):
+            precision = "fp32"
     dtypes = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
     compute = torch.bfloat16 if device.startswith("cuda") else torch.float32
     if precision in dtypes:
@@ -117,4 +165,5 @@ def load_transformers(folder: Path, precision: str, device: str):
             load_in_4bit=True, bnb_4bit_quant_type=precision, bnb_4bit_compute_dtype=compute)
         kwargs["dtype"] = compute
     model = transformers.AutoModelForCausalLM.from_pretrained(folder, device_map=device, **kwargs)
+    model.glasslm_precision = precision  # what transformers ran (a GGUF: dequantized to a float dtype)
     return model.eval()

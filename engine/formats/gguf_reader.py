@@ -83,7 +83,7 @@ def open_gguf(path: Path) -> ModelSource:
         tensor = by_engine_name[name]
         blocks = np.asarray(tensor.data)  # (rows, bytes per row), memory-mapped
         if permute.get(name):
-            blocks = unpermute_rows(torch.from_numpy(np.ascontiguousarray(blocks)), permute[name]).numpy()
+            blocks = unpermute_rows(torch.from_numpy(np.array(blocks)), permute[name]).numpy()  # a copy: the map is read-only
         return tensor.tensor_type.name, blocks
 
     inv_freq = None
