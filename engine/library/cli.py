@@ -56,7 +56,7 @@ def run_pull(args) -> int:
           f"{human_size(plan.total_bytes)} -> {plan.cache_dir}", file=sys.stderr)
     from tqdm import tqdm
 
-    with tqdm(total=plan.total_bytes or None, unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr,
+    with tqdm(total=plan.total_bytes or None, unit="B", unit_scale=True, unit_divisor=1000, file=sys.stderr,
               dynamic_ncols=True) as bar:
         shown = 0
 

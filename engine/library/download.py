@@ -86,7 +86,8 @@ def download(plan: PullPlan, on_progress: Callable[[Progress], None] | None = No
     blobs = plan.storage / "blobs"
     have = sum(_on_disk(blobs, meta.etag, meta.size) for _, _, meta in metas)
     total = sum(meta.size or remote.size or 0 for remote, _, meta in metas)
-    check_free_space(plan.cache_dir, total - have, plan.repo_id)
+    if total > have:
+        check_free_space(plan.cache_dir, total - have, plan.repo_id)
     meter = RateMeter(clock)
     done = have
     for remote, url, meta in metas:

@@ -19,6 +19,7 @@ from pathlib import Path
 from ..checkpoint import PICKLE_SUFFIXES
 from .errors import ChooseFile, LibraryError
 from .paths import hf_hub_cache
+from .units import human_size
 
 SIDE_FILES = ("config.json", "generation_config.json", "tokenizer.json", "tokenizer_config.json",
               "special_tokens_map.json", "chat_template.jinja", "model.safetensors.index.json")
@@ -123,7 +124,7 @@ def _choose(repo_id: str, siblings: dict[str, int | None], file: str | None) -> 
     if len(ggufs) == 1:
         return "gguf", ggufs
     if ggufs:
-        lines = "\n".join(f"  {n}  ({_gb(siblings[n])})" for n in ggufs)
+        lines = "\n".join(f"  {n}  ({human_size(siblings[n])})" for n in ggufs)
         raise ChooseFile(f"{repo_id} holds {len(ggufs)} GGUF files; choose one with --file NAME:\n{lines}",
                          tuple(RemoteFile(n, siblings[n]) for n in ggufs))
     pickles = [n for n in top if Path(n).suffix in PICKLE_SUFFIXES]
@@ -218,10 +219,6 @@ def hub_error(err: BaseException, repo_id: str, revision: str | None, endpoint: 
 def _reason(err: BaseException) -> str:
     text = str(err).strip() or type(err).__name__
     return text.splitlines()[0][:120]
-
-
-def _gb(size: int | None) -> str:
-    return "size unknown" if size is None else f"{size / 1e9:.2f} GB" if size >= 1e8 else f"{size / 1e6:.1f} MB"
 
 
 def cached_model(repo_id: str, file: str | None = None, revision: str | None = None,
