@@ -9,7 +9,7 @@ from __future__ import annotations
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
 from PySide6.QtGui import QColor
 
-from engine.library import ModelEntry
+from engine.library import SOURCES, ModelEntry
 from engine.library.units import human_count, human_size
 
 ENTRY_ROLE = Qt.ItemDataRole.UserRole  # the row's ModelEntry
@@ -50,11 +50,13 @@ class ModelsTableModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole:
             return self._text(entry, column)
         if role == SORT_ROLE:
-            raw = (entry.name.lower(), entry.source, entry.format, entry.architecture or "", entry.n_params or 0,
+            source_order = SOURCES.index(entry.source) if entry.source in SOURCES else len(SOURCES)
+            raw = (entry.name.lower(), source_order, entry.format, entry.architecture or "", entry.n_params or 0,
                    entry.quantization or "", entry.size_bytes, entry.context_length or 0, int(entry.can_open))
             return raw[column]
         if role == Qt.ItemDataRole.ToolTipRole:
-            return entry.path if entry.can_open else f"{entry.path}\nglasslm cannot open it: {entry.reason}"
+            where = f"{entry.name}\n{entry.path}"
+            return where if entry.can_open else f"{where}\nglasslm cannot open it: {entry.reason}"
         if role == Qt.ItemDataRole.ForegroundRole and not entry.can_open:
             return QColor("#9ca3af") if column != len(COLUMNS) - 1 else QColor("#b42318")
         if role == Qt.ItemDataRole.TextAlignmentRole and column in (4, 6, 7):
