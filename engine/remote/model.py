@@ -3,8 +3,8 @@
 `connect(url, model=None, api_key=None)` asks the server's /v1/models which model to use and
 returns a `RemoteModel`: `chat` and `generate` stream `Token`s (with `top_logprobs`
 alternatives), `continuation_logprobs` scores token ids through completions with echo,
-`info` names the endpoint and served model (its fingerprint hashes what /v1/models says,
-without the ever-changing `created`). What needs the weights or the tokenizer (attention maps,
+`info` names the endpoint and served model (its fingerprint hashes the endpoint and the stable
+fields of what /v1/models says about the model). What needs the weights or the tokenizer (attention maps,
 the logit lens, token counts) raises one EngineError saying why. It loads nothing locally.
 """
 from __future__ import annotations
@@ -22,7 +22,9 @@ from .stream import RemoteGeneration
 
 WHY_NO_WEIGHTS = ("{what} needs the model's weights, and a remote server ({url}) sends only tokens and their "
                   "probabilities; load a local copy of the model to see it")
-VOLATILE_CARD_FIELDS = ("created",)  # vLLM stamps the time of each /v1/models request
+# What identifies a served model in its /v1/models entry; left out: "created" (vLLM stamps each request's
+# time) and vLLM's "permission" (fresh random ids each time).
+STABLE_CARD_FIELDS = ("id", "object", "owned_by", "root", "parent", "max_model_len", "meta", "glasslm")
 
 
 class RemoteModel:
@@ -116,7 +118,7 @@ class RemoteModel:
 
 def card_fingerprint(base_url: str, card: dict) -> str:
     """What identifies a served model: the endpoint and its /v1/models entry, less fields that change per request."""
-    stable = {k: v for k, v in card.items() if k not in VOLATILE_CARD_FIELDS}
+    stable = {k: v for k, v in card.items() if k in STABLE_CARD_FIELDS}
     text = json.dumps({"endpoint": base_url, "card": stable}, sort_keys=True, default=str)
     return "remote-" + hashlib.sha256(text.encode()).hexdigest()
 
