@@ -3,7 +3,8 @@
 Knows nothing about sampling or tokens; the model writes each layer's keys and values at
 the positions it is given and reads back the filled prefix as a view (no copy, no cat). Every
 layer keeps every position, sliding-window layers included: which keys a query may see is the
-attention's rule (layers/span.py), not the cache's.
+attention's rule (layers/span.py), not the cache's. It also keeps the cached token ids, so a model
+that must re-encode its prefix (LongRoPE switching factors) can.
 """
 from __future__ import annotations
 
@@ -17,13 +18,23 @@ class KVCache:
     keys: list[torch.Tensor]  # per layer: (B, n_kv_heads, max_len, head_dim)
     values: list[torch.Tensor]  # per layer: (B, n_kv_heads, max_len, head_dim)
     max_len: int
+    ids: torch.Tensor | None = None  # (B, max_len) token ids of the cached positions (for re-encoding them)
+    long_rope: bool = False  # LongRoPE: the cached keys were computed with the long factors
 
     @classmethod
     def allocate(cls, n_layers, batch, n_kv_heads, max_len, head_dim, dtype, device) -> "KVCache":
         shape = (batch, n_kv_heads, max_len, head_dim)
         keys = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(n_layers)]
         values = [torch.zeros(shape, dtype=dtype, device=device) for _ in range(n_layers)]
-        return cls(keys, values, max_len)
+        ids = torch.zeros(batch, max_len, dtype=torch.long, device=device)
+        return cls(keys, values, max_len, ids)
+
+    def record_ids(self, start, ids: torch.Tensor):
+        """Remember the token ids (B|1, T) written from `start` (an int, or a (1,) position tensor)."""
+        if isinstance(start, torch.Tensor):
+            self.ids.index_copy_(1, start, ids.expand(self.ids.shape[0], -1))
+        else:
+            self.ids[:, start:start + ids.shape[1]] = ids
 
     def nbytes(self) -> int:
         return sum(t.numel() * t.element_size() for t in self.keys + self.values)

@@ -48,6 +48,8 @@ class Transformer(nn.Module):
         self.windows = sorted({config.window_of(i) for i in range(config.num_hidden_layers)},
                               key=lambda w: -1 if w is None else w)  # the sliding windows in use (None: full)
         self.rope_kinds = sorted({config.rope_kind_of(i) for i in range(config.num_hidden_layers)} - {None})
+        # LongRoPE picks its factors by the length a sequence has reached (see reencodes)
+        self.switches_rope = config.positions == "rope" and config.rope.rope_type == "longrope"
         self._embed_scale: torch.Tensor | None = None
 
     def fuse_projections(self):
@@ -98,6 +100,17 @@ class Transformer(nn.Module):
                 x = x + table[start:start + input_ids.shape[1]]  # (T, C)
         return x
 
+    def reencodes(self, start: int, length: int, cache: KVCache | None) -> bool:
+        """Whether a call for [start, start + length) first computes the cached prefix again.
+
+        LongRoPE uses its short factors while a sequence fits original_max_position_embeddings and its
+        long ones for the whole sequence once it is longer; as transformers' Phi-3 does, the prefix is
+        then computed again (once, at the crossing), so every step equals a full forward of the
+        sequence so far. The static step cannot branch on this: its caller runs that step eagerly."""
+        if not self.switches_rope or cache is None or start == 0:
+            return False
+        return cache.long_rope != (start + length > self.config.rope.original_max_position_embeddings)
+
     def forward(
         self,
         input_ids: torch.Tensor,  # (B, T)
@@ -111,15 +124,23 @@ class Transformer(nn.Module):
         residuals: the residual stream (B, T, C) is appended after the embeddings and after each layer
         (before the final norm), for the logit lens (engine/inside/lens.py)."""
         B, T = input_ids.shape
-        x = self.embed(input_ids, start)  # (B, T, C)
-        span = self.span(start, T, cache, capture, x.dtype, x.device)
+        prefix = 0  # cached positions computed again in front of input_ids (LongRoPE crossing, see reencodes)
+        if cache is not None and self.switches_rope:
+            if not isinstance(start, torch.Tensor):
+                if self.reencodes(start, T, cache):
+                    input_ids = torch.cat((cache.ids[:B, :start].expand(B, -1), input_ids), dim=1)  # (B, start+T)
+                    prefix, start = start, 0
+                cache.long_rope = start + input_ids.shape[1] > self.config.rope.original_max_position_embeddings
+            cache.record_ids(start, input_ids)
+        x = self.embed(input_ids, start)  # (B, prefix+T, C)
+        span = self.span(start, input_ids.shape[1], cache, capture, x.dtype, x.device)
         if residuals is not None:
-            residuals.append(x)
+            residuals.append(x[:, prefix:])
         for layer in self.model.layers:
-            x = layer(x, span)  # (B, T, C)
+            x = layer(x, span)  # (B, prefix+T, C)
             if residuals is not None:
-                residuals.append(x)
-        x = self.model.norm(x)  # (B, T, C)
+                residuals.append(x[:, prefix:])
+        x = self.model.norm(x[:, prefix:])  # (B, T, C)
         if last_only:
             x = x[:, -1:, :]  # (B, 1, C)
         return self._output(x)

@@ -1,6 +1,6 @@
 """Quantization with bitsandbytes, kept outside the model definition.
 
-A pass swaps the projection `nn.Linear`s (q/k/v/o, gate/up/down) of a network built on the
+A pass swaps the projection `nn.Linear`s (q/k/v/o, gate/up/down, fused qkv/gate_up) of a network built on the
 meta device for bitsandbytes layers (LLM.int8 `Linear8bitLt`, 4-bit `Linear4bit` with nf4 or
 fp4), then fills the network one tensor at a time, quantizing each projection weight as it
 arrives on the target device, so the full-precision model never exists in memory.
@@ -18,7 +18,8 @@ from torch import nn
 from .build import checked, place
 from .errors import PrecisionError
 
-PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+# the projection layers' names; qkv_proj and gate_up_proj are the fused ones Phi-3 (and GPT-2, renamed) store
+PROJECTIONS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "qkv_proj", "gate_up_proj")
 _DTYPES = {"fp32": torch.float32, "float32": torch.float32, "bf16": torch.bfloat16, "bfloat16": torch.bfloat16,
            "fp16": torch.float16, "float16": torch.float16}
 

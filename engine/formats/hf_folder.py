@@ -13,6 +13,7 @@ from pathlib import Path
 from ..checkpoint import TensorEntry, fingerprint, iter_tensors, read_json, tensor_index, weight_files
 from ..config import ModelConfig
 from ..errors import EngineError, ModelFormatError
+from ..hf_names import to_engine_names
 from ..tokenizer import Tokenizer
 from .source import ModelSource, TensorSpec
 
@@ -43,13 +44,13 @@ def open_folder(folder: Path) -> ModelSource:
         return iter_tensors([by_name[n] for n in names if n in by_name])
 
     weights = Counter(e.dtype for e in entries.values() if len(e.shape) == 2)
-    return ModelSource(
+    return to_engine_names(ModelSource(  # GPT-2's names and transposed Conv1D weights: see hf_names.py
         path=folder, format="bitsandbytes" if quant else "safetensors", config=config, tokenizer=tokenizer,
         tensors=tensors, read_tensors=read,
         fingerprint=fingerprint(folder, config_path.read_text(encoding="utf-8"), entries),
         n_params=_count_params(entries, config), name=folder.name, generation_config=generation_config,
         quantization_config=quant or None, stored_types=tuple(kind for kind, _ in weights.most_common()),
-    )
+    ))
 
 
 def config_from_dict(raw, where: str) -> ModelConfig:
