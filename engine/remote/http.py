@@ -105,7 +105,7 @@ class Endpoint:
             return connection, connection.getresponse()
         except (socket.timeout, TimeoutError):
             connection.close()
-            raise _Retryable(RemoteError(f"{self.base_url} did not answer {path} within {self.timeout_s:.0f} s; "
+            raise _Retryable(RemoteError(f"{self.base_url} did not answer {path} within {self.timeout_s:g} s; "
                                          "the server may be overloaded: retry, lower --concurrency, or raise "
                                          "the timeout"))
         except ConnectionRefusedError:
@@ -165,7 +165,7 @@ def _events(endpoint: Endpoint, path: str, response, handle: StreamHandle) -> It
         except (socket.timeout, TimeoutError):
             if handle.closed:
                 return
-            raise RemoteError(f"{endpoint.base_url} stopped sending {path} for {endpoint.timeout_s:.0f} s; "
+            raise RemoteError(f"{endpoint.base_url} stopped sending {path} for {endpoint.timeout_s:g} s; "
                               "the server may be overloaded: retry, or raise the timeout") from None
         except (OSError, ValueError, http.client.HTTPException, AttributeError) as err:
             if handle.closed:

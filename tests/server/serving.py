@@ -15,8 +15,11 @@ BARD = Path(__file__).resolve().parents[2] / "assets" / "models" / "bard-mini"
 
 
 class RunningServer:
-    def __init__(self, model, **options):
+    def __init__(self, model, prepare=None, **options):
+        """prepare(app), when given, runs before the server starts (e.g. to add a middleware)."""
         self.app = create_app(model, **options)
+        if prepare is not None:
+            prepare(self.app)
         self.served = self.app.state.served
         self.sock = socket.socket()
         self.sock.bind(("127.0.0.1", 0))

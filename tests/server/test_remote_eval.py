@@ -91,15 +91,13 @@ def test_an_interrupted_remote_run_resumes_against_the_same_server(served, tmp_p
 
 def test_a_server_without_prompt_logprobs_runs_what_it_can(bard, tmp_path, capsys):
     """Like Ollama: /v1/completions answers, but with no logprobs for echo."""
-    running = RunningServer(bard)
-
-    @running.app.middleware("http")
     async def no_logprobs(request, call_next):
         if request.url.path == "/v1/completions":
             return JSONResponse({"id": "x", "object": "text_completion", "created": 0, "model": "bard-mini",
                                  "choices": [{"index": 0, "text": "", "logprobs": None, "finish_reason": "length"}]})
         return await call_next(request)
 
+    running = RunningServer(bard, prepare=lambda app: app.middleware("http")(no_logprobs))
     try:
         suite_path = mixed_suite(tmp_path)
         db = tmp_path / "h.db"
