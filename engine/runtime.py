@@ -234,7 +234,8 @@ class Model:
             return self._decode_step(token, position)
 
     def _decode_step(self, token: torch.Tensor, position: int) -> torch.Tensor:
-        if self.decode_mode != "eager":
+        # the step where LongRoPE switches factors computes the prefix again: that one runs eagerly
+        if self.decode_mode != "eager" and not self.network.reencodes(position, 1, self._cache):
             if self._static_step is None:
                 self._static_step = self._build_static_step()
             self._step_token.copy_(token.view(1, 1))
