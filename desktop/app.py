@@ -1,8 +1,10 @@
 """`python -m desktop.app` / `glasslm app`: start the desktop app on the bundled default model.
 
-Parses the few start-up options, opens the history database (falling back to an in-memory
-one, with a message in the window, when the file cannot be opened), and shows the main
-window. Everything else happens in the pages.
+Parses the few start-up options, checks that a window can open here (display_check.py; Qt
+would abort with its own message otherwise), opens the history database (falling back to an
+in-memory one, with a message in the window, when the file cannot be opened), and shows the
+main window. Everything else happens in the pages. An empty --model or --db is an error,
+never the default.
 """
 from __future__ import annotations
 
@@ -12,6 +14,8 @@ import sys
 
 import engine
 from evals.history import History, HistoryError
+
+from .display_check import check as check_display
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -31,8 +35,22 @@ def open_history(path: str | None) -> tuple[History, str]:
         return History.open(":memory:"), f"{err}. Conversations in this window will not be saved."
 
 
+def start_problem(args: argparse.Namespace, env=None) -> str:
+    """Why the app cannot start with these options here ('' when it can); checked before Qt loads."""
+    for flag in ("model", "db", "device"):
+        value = getattr(args, flag)
+        if value is not None and not value.strip():
+            return f"--{flag} is empty; give a value or leave --{flag} out for the default"
+    ok, message = check_display(env, command="glasslm app")
+    return "" if ok else message
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    problem = start_problem(args)
+    if problem:
+        print(f"glasslm: error: {problem}", file=sys.stderr)
+        return 2
     from PySide6.QtCore import QSettings, Qt
     from PySide6.QtWidgets import QApplication
 

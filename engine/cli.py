@@ -1,32 +1,79 @@
 """The engine's command-line verbs: `generate` (stream one completion) and `chat` (terminal chat).
 
 Only argument parsing and printing; every error a user can cause reaches the caller as
-an EngineError, which the top-level entry point prints as one line.
+an EngineError, which the top-level entry point prints as one line. Numbers out of range
+(a huge --seed, an infinite --temperature) and an empty --model are argparse errors; a prompt
+or a chat line that is not valid UTF-8 is one message (a chat line is skipped, the chat goes on).
 """
 from __future__ import annotations
 
 import argparse
+import math
+import re
 import sys
 
+from .console import not_utf8, tolerant_stdin
 from .devices import PRECISIONS
+from .errors import EngineError
 from .loader import load
 from .types import Sampling
 
+MAX_SEED = 2**63 - 1
+DEVICE = re.compile(r"auto|cpu|cuda(:\d{1,3})?")
+
+
+def whole(low: int, high: int):
+    """argparse type: an integer in [low, high]."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be from {low} to {high}, not {text}")
+        return value
+    return parse
+
+
+def finite(text: str) -> float:
+    """argparse type: a finite number (not nan or inf)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, not {text}")
+    return value
+
+
+def device(text: str) -> str:
+    """argparse type: auto, cpu or cuda[:N]."""
+    if not DEVICE.fullmatch(text.strip().lower()):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a device; use auto, cpu or cuda[:N]")
+    return text
+
+
+def model_path(text: str) -> str:
+    """argparse type: an empty --model (a script's unset variable) is an error, not the default model."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("is empty; give a model folder or file, or leave --model out")
+    return text
+
 
 def add_model_arguments(parser: argparse.ArgumentParser):
-    parser.add_argument("--model", help="model folder or .gguf file (default: SmolLM2-135M-Instruct)")
+    parser.add_argument("--model", type=model_path, help="model folder or .gguf file (default: SmolLM2-135M-Instruct)")
     parser.add_argument("--precision", default="auto", choices=PRECISIONS)
-    parser.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
+    parser.add_argument("--device", default="auto", type=device, help="auto, cpu or cuda[:N]")
 
 
 def add_sampling_arguments(parser: argparse.ArgumentParser):
-    parser.add_argument("--temperature", type=float, help="0 = greedy (default: the model's generation_config)")
-    parser.add_argument("--top-k", type=int)
-    parser.add_argument("--top-p", type=float)
-    parser.add_argument("--min-p", type=float)
-    parser.add_argument("--repetition-penalty", type=float)
-    parser.add_argument("--max-new-tokens", type=int, default=256)
-    parser.add_argument("--seed", type=int)
+    parser.add_argument("--temperature", type=finite, help="0 = greedy (default: the model's generation_config)")
+    parser.add_argument("--top-k", type=whole(0, 2**31 - 1))
+    parser.add_argument("--top-p", type=finite)
+    parser.add_argument("--min-p", type=finite)
+    parser.add_argument("--repetition-penalty", type=finite)
+    parser.add_argument("--max-new-tokens", type=whole(0, 2**31 - 1), default=256)
+    parser.add_argument("--seed", type=whole(0, MAX_SEED))
     parser.add_argument("--stop", action="append", default=[], help="stop string (repeatable)")
 
 
@@ -81,7 +128,16 @@ def format_stats(stats, memory: dict) -> str:
             f"weights {weights:.1f} MiB ({', '.join(memory['weights_bytes_by_dtype'])}) + KV cache {kv:.1f} MiB on {memory['device']}]")
 
 
+def check_text(args) -> None:
+    """The prompt, system prompt and stop strings must be UTF-8 text (argv can carry undecodable bytes)."""
+    texts = [t for t in (getattr(args, "prompt", None), getattr(args, "system", None), *args.stop) if t is not None]
+    bad = not_utf8(texts, "text")
+    if bad is not None:
+        raise EngineError(bad)
+
+
 def run_generate(args) -> int:
+    check_text(args)
     model = load_from_args(args)
     settings = sampling_from_args(model, args)
     if args.chat:
@@ -98,6 +154,8 @@ def run_generate(args) -> int:
 
 
 def run_chat(args) -> int:
+    check_text(args)
+    tolerant_stdin()
     model = load_from_args(args)
     settings = sampling_from_args(model, args)
     messages = [{"role": "system", "content": args.system}] if args.system else []
@@ -109,6 +167,11 @@ def run_chat(args) -> int:
             break
         if not line.strip():
             break
+        bad = not_utf8([line], "line", "skipped it: check the terminal's encoding (e.g. LANG=C.UTF-8), then type it "
+                       "again")
+        if bad is not None:
+            print(f"glasslm: {bad}", file=sys.stderr)
+            continue
         messages.append({"role": "user", "content": line})
         stream = model.chat(messages, settings, truncate=True)
         reply = []

@@ -73,6 +73,9 @@ class EngineBackend:
         self.use_chat_template = has_template if use_chat_template == "auto" else bool(use_chat_template)
         self.add_bos = _wants_bos(self.tokenizer, Path(str(info.path)))
         self.context_length = int(getattr(info, "context_length", 0) or 0)
+        # One flag per request of the latest loglikelihood() call (or one for the latest generate()):
+        # True when the input was longer than the context window and lost its first tokens.
+        self.last_truncated: list[bool] = []
 
     # ---- log-likelihood -------------------------------------------------------------------
     def encode_pair(self, context: str, continuation: str) -> tuple[list[int], list[int]]:
@@ -91,6 +94,8 @@ class EngineBackend:
     def loglikelihood(self, requests: list[tuple[str, str]]) -> list[tuple[float, bool]]:
         encoded = [_Encoded(i, tuple(c), tuple(t)) for i, (c, t) in
                    enumerate(self.encode_pair(ctx, cont) for ctx, cont in requests)]
+        window = self.context_length
+        self.last_truncated = [bool(window) and len(e.context) + len(e.continuation) - 1 > window for e in encoded]
         results: list[tuple[float, bool] | None] = [None] * len(encoded)
         by_context: dict[tuple[int, ...], list[_Encoded]] = {}
         for e in encoded:
@@ -170,7 +175,10 @@ class EngineBackend:
             generation = self.model.generate(ids, sampling, truncate=True)
         except TypeError:  # a model whose generate() has no truncate option
             generation = self.model.generate(ids, sampling)
-        return "".join(token.text for token in generation)
+        text = "".join(token.text for token in generation)
+        dropped = getattr(getattr(generation, "stats", None), "truncated_prompt_tokens", 0)
+        self.last_truncated = [bool(dropped)]
+        return text
 
     # ---- tokens ---------------------------------------------------------------------------
     def _encode(self, text: str) -> list[int]:

@@ -17,7 +17,8 @@ from pathlib import Path
 
 from . import export as fmt
 from .errors import EvalError, RunError
-from .history import History, default_db_path
+from .history import History, db_path
+from .history.base import SQLITE_MAX_INT as MAX_INT
 from .report import build_report, compare
 from .suite import find_suite, list_suites, user_suites_dir
 
@@ -78,6 +79,8 @@ def register(subparsers) -> None:
     p = verbs.add_parser("resume", parents=[db], help="finish an interrupted or killed run")
     p.add_argument("run", metavar="RUN")
     p.add_argument("--progress", choices=("bar", "lines", "none"))
+    p.add_argument("--force", action="store_true",
+                   help="take over a run marked running by a live process that is not glasslm (a reused process id)")
     p.set_defaults(handler=cmd_resume)
 
 
@@ -91,10 +94,13 @@ def cmd_list(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from .runner import RunSettings, Runner, expand_matrix
+    from .runner import RunSettings, Runner, engine_loader, expand_matrix, validate_specs
 
     if args.limit is not None and args.limit < 1:
         raise RunError("--limit must be at least 1")
+    for model in args.model or []:
+        if not model.strip():
+            raise RunError("--model is empty; give a model folder or file (or leave --model out for the default)")
     suites = [find_suite(name, _suites_dir(args)) for name in args.suites]
     base = RunSettings(device=args.device, top_p=args.top_p, top_k=args.top_k, batch_size=args.batch_size,
                        use_chat_template={"auto": "auto", "on": True, "off": False}[args.chat_template],
@@ -102,9 +108,10 @@ def cmd_run(args) -> int:
     specs = expand_matrix(suites, args.model or [None], _list(args.precision, str, "--precision"),
                           _list(args.temperature, float, "--temperature"), _list(args.seed, int, "--seed"),
                           base=base, limit=args.limit)
+    validate_specs(specs, engine_loader)  # the whole matrix, before the database is even opened
     with History.open(_db(args)) as history:
         progress = _Progress(args.progress)
-        runner = Runner(history, on_progress=progress)
+        runner = Runner(history, on_progress=progress, should_stop=lambda: progress.output_closed)
         try:
             run_ids = runner.start_many(specs)
         except KeyboardInterrupt:
@@ -113,6 +120,13 @@ def cmd_run(args) -> int:
             hint = f"; `glasslm eval resume {run_id}` finishes it" if run_id is not None else ""
             print(f"glasslm: interrupted{hint}", file=sys.stderr)
             return 130
+        except EvalError:
+            progress.close()
+            for run_id in runner.run_ids:  # the runs that finished before the one that failed
+                run = history.run(run_id)
+                if run["status"] == "finished":
+                    _print_summary(run)
+            raise
         progress.close()
         for run_id in run_ids:
             _print_summary(history.run(run_id))
@@ -126,7 +140,8 @@ def cmd_resume(args) -> int:
         run_id = _run_id(history, args.run)
         progress = _Progress(args.progress)
         try:
-            Runner(history, on_progress=progress).resume(run_id)
+            Runner(history, on_progress=progress, should_stop=lambda: progress.output_closed).resume(
+                run_id, force=args.force)
         except KeyboardInterrupt:
             progress.close()
             print(f"glasslm: interrupted; `glasslm eval resume {run_id}` finishes it", file=sys.stderr)
@@ -137,7 +152,9 @@ def cmd_resume(args) -> int:
 
 
 def cmd_runs(args) -> int:
-    with History.open(_db(args)) as history:
+    if not 1 <= args.limit <= MAX_INT:
+        raise EvalError(f"--limit must be a whole number from 1 to {MAX_INT}, not {args.limit}")
+    with History.open(_db(args), writable=False) as history:
         runs = history.runs(limit=args.limit, suite_id=args.suite)
     rows = []
     for r in runs:
@@ -152,7 +169,7 @@ def cmd_runs(args) -> int:
 
 
 def cmd_show(args) -> int:
-    with History.open(_db(args)) as history:
+    with History.open(_db(args), writable=False) as history:
         run = history.run(_run_id(history, args.run))
         report = run.get("metrics")
         partial = report is None
@@ -173,7 +190,7 @@ def cmd_show(args) -> int:
 def cmd_compare(args) -> int:
     if len(args.runs) < 2:
         raise EvalError("compare needs at least two runs, e.g. `glasslm eval compare 3 4`")
-    with History.open(_db(args)) as history:
+    with History.open(_db(args), writable=False) as history:
         ids = [_run_id(history, r) for r in args.runs]
         base = history.run(ids[0])
         base_results = history.results(ids[0])
@@ -189,7 +206,7 @@ def cmd_compare(args) -> int:
 
 
 def cmd_export(args) -> int:
-    with History.open(_db(args)) as history:
+    with History.open(_db(args), writable=False) as history:
         run = history.run(_run_id(history, args.run))
         results = history.results(run["id"])
     report = run.get("metrics") or (build_report(results, seed=run["seed"]) if results else None)
@@ -198,7 +215,8 @@ def cmd_export(args) -> int:
         fmt.write_file(args.output, text, history_path=_db(args))
         print(f"wrote {len(results)} results to {args.output}", file=sys.stderr)
     else:
-        sys.stdout.write(text)
+        for start in range(0, len(text), 1 << 16):  # in pieces: a reader that goes away (`| head`) is noticed
+            sys.stdout.write(text[start: start + (1 << 16)])
     return 0
 
 
@@ -214,7 +232,8 @@ def cmd_import(args) -> int:
 # ---- helpers ---------------------------------------------------------------------------------
 
 def _db(args) -> Path:
-    return Path(args.db).expanduser() if getattr(args, "db", None) else default_db_path()
+    """--db, else $GLASSLM_DB, else the default; an empty value is an error, never the default."""
+    return db_path(getattr(args, "db", None))
 
 
 def _suites_dir(args) -> Path:
@@ -225,9 +244,12 @@ def _run_id(history: History, ref: str) -> int:
     if ref in ("last", "latest"):
         return history.latest_run_id()
     try:
-        return int(ref)
+        run_id = int(ref)
     except ValueError:
         raise EvalError(f"RUN must be a run number or 'last', not {ref!r}; `glasslm eval runs` lists them") from None
+    if not 1 <= run_id <= MAX_INT:
+        raise EvalError(f"there is no run {ref}; `glasslm eval runs` lists them")
+    return run_id
 
 
 def _list(text: str, kind, flag: str) -> list:
@@ -255,6 +277,9 @@ def _print_summary(run: dict) -> None:
     report = run.get("metrics")
     if report:
         print(fmt.metrics_table(report["overall"]))
+    note = fmt.truncation_note(run)
+    if note:
+        print(f"note: {note}")
     print()
 
 
@@ -265,8 +290,16 @@ class _Progress:
         self.mode = mode or ("bar" if sys.stderr.isatty() else "none")
         self.last = 0.0
         self.dirty = False
+        self.output_closed = False  # the reader went away (`| head`): the runner stops, resumable
 
     def __call__(self, p) -> None:
+        try:
+            self._show(p)
+        except BrokenPipeError:
+            self.output_closed = True
+            self.dirty = False
+
+    def _show(self, p) -> None:
         if self.mode == "lines":
             eta = "?" if p.eta_s is None else f"{p.eta_s:.1f}"
             print(f"progress run={p.run_id} done={p.done} total={p.total} items_per_s={p.items_per_s:.2f} eta_s={eta}",
@@ -287,25 +320,37 @@ class _Progress:
 
     def close(self) -> None:
         if self.dirty:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
             self.dirty = False
+            try:
+                sys.stderr.write("\n")
+                sys.stderr.flush()
+            except BrokenPipeError:
+                self.output_closed = True
 
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m evals VERB ...`: the eval group without the rest of glasslm."""
     parser = argparse.ArgumentParser(prog="glasslm")
     register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["eval", *(sys.argv[1:] if argv is None else argv)])
-    errors: tuple[type[BaseException], ...] = (EvalError,)
+    argv = sys.argv[1:] if argv is None else argv
     try:
         from engine import EngineError
+        from engine.console import not_utf8, quiet_closed_stdout
 
-        errors += (EngineError,)
-    except ImportError:  # the engine is optional for list/show/compare/export
-        pass
+        errors: tuple[type[BaseException], ...] = (EvalError, EngineError)
+        bad = not_utf8(argv)
+        if bad is not None:
+            print(f"glasslm: error: {bad}", file=sys.stderr)
+            return 2
+        args = parser.parse_args(["eval", *argv])
+    except KeyboardInterrupt:  # Ctrl-C while starting up (imports): nothing to report
+        return 130
     try:
-        return int(args.handler(args) or 0)
+        status = int(args.handler(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows up here, not as a warning at exit
+        return status
+    except BrokenPipeError:
+        return quiet_closed_stdout()
     except errors as exc:
         if os.environ.get("GLASSLM_DEBUG"):
             raise

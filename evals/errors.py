@@ -25,3 +25,15 @@ class RunError(EvalError):
 
 class DatasetImportError(EvalError):
     """A dataset file given to `glasslm eval import` is not in the expected format."""
+
+
+class HistoryLockedError(HistoryError):
+    """Another program held the database's write lock for longer than glasslm waits."""
+
+
+class HistoryDamagedError(HistoryError):
+    """SQLite reports the database file as corrupt."""
+
+
+class HistoryReadOnlyError(HistoryError):
+    """The database (or its folder) cannot be written; it can still be read."""

@@ -65,12 +65,22 @@ def run_header(run: dict) -> str:
              f"  model     {run.get('model_path')}",
              f"  settings  {json.dumps(run.get('settings') or {}, sort_keys=True)}",
              f"  items     {run.get('n_done', 0)}/{run.get('n_items', 0)} scored"
-             + (f" (limit {run['item_limit']})" if run.get("item_limit") else ""),
+             + (f" (limit {run['item_limit']})" if run.get("item_limit") else "")
+             + (f"; {truncation_note(run)}" if truncation_note(run) else ""),
              f"  time      {run['started_at']} -> {run.get('ended_at') or '...'}",
              f"  machine   {machine.get('host', '?')}, {machine.get('os', '?')}, torch {machine.get('torch', '?')}"]
     if run.get("error"):
         lines.append(f"  error     {run['error']}")
     return "\n".join(lines)
+
+
+def truncation_note(run: dict) -> str:
+    """'2 items were longer than the context window ...' ('' when none, or not counted)."""
+    n = run.get("n_truncated")
+    if not n:
+        return ""
+    return (f"{n} item{'s were' if n != 1 else ' was'} longer than the model's context window and scored "
+            "with the first tokens dropped (left-truncated, as lm-eval does)")
 
 
 def report_text(report: dict) -> str:

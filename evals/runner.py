@@ -13,8 +13,10 @@ render `Progress`).
 
 from __future__ import annotations
 
+import math
 import os
 import platform
+import re
 import time
 from dataclasses import asdict, dataclass, field, fields, replace
 from itertools import product
@@ -23,10 +25,14 @@ from typing import Callable, Iterable, Iterator
 
 from . import report, scoring
 from .backend import EngineBackend, LanguageModel
-from .errors import EvalError, RunError
+from .errors import EvalError, HistoryError, HistoryLockedError, HistoryReadOnlyError, RunError
 from .history import History
-from .history.base import now
+from .history.base import now, read_only_message
 from .suite import Item, Suite, find_suite, load_suite
+
+
+DEVICE = re.compile(r"auto|cpu|cuda(:\d{1,3})?")
+MAX_INT = 2**63 - 1  # the largest integer SQLite stores
 
 
 @dataclass(frozen=True)
@@ -49,6 +55,36 @@ class RunSettings:
     @classmethod
     def from_dict(cls, data: dict) -> "RunSettings":
         return cls(**{k: v for k, v in data.items() if k in {f.name for f in fields(cls)}})
+
+    def check(self) -> None:
+        """RunError naming the first bad value; checked for every run before any run row exists.
+
+        Sampling values are checked whatever the suite holds (a multiple-choice suite never
+        samples, but its run records the settings), by the engine's own `Sampling` rules.
+        """
+        from engine import PRECISIONS, EngineError, Sampling
+
+        if self.precision not in PRECISIONS:
+            raise RunError(f"unknown precision {self.precision!r}; choose from {', '.join(PRECISIONS)}")
+        if not DEVICE.fullmatch(str(self.device)):
+            raise RunError(f"unknown device {self.device!r}; use auto, cpu or cuda[:N]")
+        for name in ("temperature", "top_p", "min_p", "repetition_penalty"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise RunError(f"{name} must be a finite number, not {value!r}")
+        for name, low, high in (("top_k", 0, 2**31 - 1), ("seed", 0, MAX_INT), ("batch_size", 1, 4096)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise RunError(f"{name.replace('_', '-')} must be a whole number from {low} to {high}, not {value!r}")
+        for name in ("temperature", "top_k", "top_p", "min_p", "repetition_penalty"):
+            try:  # one field at a time, so the message names the value that is wrong
+                Sampling(**{name: getattr(self, name)})
+            except EngineError as exc:
+                raise RunError(f"{exc}, not {getattr(self, name)!r}") from None
+        if self.use_chat_template not in ("auto", True, False):
+            raise RunError(f"use_chat_template must be auto, on or off, not {self.use_chat_template!r}")
+        if self.system_prompt is not None and not isinstance(self.system_prompt, str):
+            raise RunError("the system prompt must be text")
 
 
 @dataclass(frozen=True)
@@ -94,6 +130,26 @@ def engine_loader(model_path: str | None, settings: RunSettings) -> LoadedModel:
     backend = EngineBackend(model, use_chat_template=settings.use_chat_template, batch_size=settings.batch_size,
                             system_prompt=settings.system_prompt)
     return LoadedModel(backend, model.info.to_dict(), model.close)
+
+
+def _check_model_path(model_path: str | None) -> None:
+    """engine_loader's cheap check before any run starts: a local model path must exist."""
+    if model_path is not None and not Path(model_path).expanduser().exists():
+        raise RunError(f"could not load model {model_path}: no such file or folder; check the path")
+
+
+engine_loader.check = _check_model_path  # type: ignore[attr-defined]
+
+
+def validate_specs(specs: Iterable[RunSpec], loader: Loader | None = None) -> None:
+    """Check every run of a matrix (settings, limits, model paths) before the first one starts."""
+    check_model = getattr(loader, "check", None)
+    for spec in specs:
+        spec.settings.check()
+        if spec.limit is not None and not 1 <= spec.limit <= MAX_INT:
+            raise RunError(f"--limit must be a whole number from 1 to {MAX_INT}, not {spec.limit}")
+        if check_model is not None:
+            check_model(spec.model_path)
 
 
 def expand_matrix(suites: Iterable[Suite], model_paths: Iterable[str | None], precisions: Iterable[str] = ("auto",),
@@ -143,6 +199,7 @@ class Runner:
         self.should_stop = should_stop or (lambda: False)
         self.n_boot = n_boot
         self.current_run_id: int | None = None  # the run being executed (for "resume N" hints)
+        self.run_ids: list[int] = []  # runs created by the latest start_many, in order
 
     # ---- entry points ----------------------------------------------------------------------
     def start(self, spec: RunSpec) -> int:
@@ -151,15 +208,16 @@ class Runner:
 
     def start_many(self, specs: list[RunSpec]) -> list[int]:
         """Execute runs in order, loading each (model, precision, device) once."""
-        run_ids: list[int] = []
+        validate_specs(specs, self.loader)
+        if self.history.read_only:
+            raise HistoryReadOnlyError(read_only_message(self.history.path))
+        run_ids = self.run_ids = []  # the runs created so far, also when a later one fails
         loaded: LoadedModel | None = None
         key = None
         try:
             for spec in specs:
                 if run_ids and self.should_stop():
                     break
-                if spec.limit is not None and spec.limit < 1:
-                    raise RunError("--limit must be at least 1")
                 spec_key = (spec.model_path, spec.settings.precision, spec.settings.device,
                             spec.settings.use_chat_template, spec.settings.system_prompt, spec.settings.batch_size)
                 if spec_key != key:
@@ -176,15 +234,28 @@ class Runner:
                 loaded.close()
         return run_ids
 
-    def resume(self, run_id: int) -> int:
-        """Finish an interrupted, failed or killed run: score the items without results."""
+    def resume(self, run_id: int, force: bool = False) -> int:
+        """Finish an interrupted, failed or killed run: score the items without results.
+
+        `force`: take over a run marked running by a live process that is not glasslm (a
+        reused process id); the caller has checked.
+        """
+        if self.history.read_only:
+            raise HistoryReadOnlyError(read_only_message(self.history.path))
         row = self.history.run(run_id)
         if row["status"] == "finished":
             raise RunError(f"run {run_id} is already finished; `glasslm eval show {run_id}` shows it")
-        if row["status"] == "running" and _alive_elsewhere(row):
-            raise RunError(f"run {run_id} is still running in process {row['pid']}; stop it first or wait")
+        if row["status"] == "running" and not force and _alive_elsewhere(row):
+            raise RunError(f"run {run_id} is marked running in process {row['pid']}, which is alive; stop that "
+                           f"process or wait for it, or, if `ps -p {row['pid']}` shows it is not glasslm (a reused "
+                           f"process id), `glasslm eval resume {run_id} --force` takes the run over")
         suite = _suite_for(row, self.history)
-        settings = RunSettings.from_dict(row["settings"] or {})
+        try:
+            settings = RunSettings.from_dict(row["settings"] or {})
+            settings.check()
+        except (RunError, TypeError) as exc:
+            raise RunError(f"run {run_id} was recorded with settings that cannot run ({exc}); start a new run "
+                           "with valid settings instead") from None
         spec = RunSpec(suite, row["model_path"], settings, row["item_limit"])
         loaded = self.loader(row["model_path"], settings)
         try:
@@ -204,12 +275,16 @@ class Runner:
         items = _selected(spec)
         model_id = self.history.upsert_model(loaded.info)
         settings = spec.settings.to_dict()
+        model_path = str(loaded.info.get("path") or spec.model_path or "")
+        if model_path and os.path.exists(model_path):  # absolute, so resume works from any folder
+            model_path = os.path.abspath(model_path)
         return self.history.create_run(
             suite_id=spec.suite.id, suite_version=spec.suite.version, suite_hash=spec.suite.hash,
-            suite_title=spec.suite.title, suite_path=str(spec.suite.path), model_id=model_id,
-            model_path=str(loaded.info.get("path") or spec.model_path or ""),
+            suite_title=spec.suite.title, suite_path=os.path.abspath(spec.suite.path), model_id=model_id,
+            model_path=model_path,
             settings_id=self.history.upsert_settings(settings), settings=settings, seed=spec.settings.seed,
-            item_limit=spec.limit, n_items=len(items), pid=os.getpid(), machine=machine_info(loaded.info))
+            item_limit=spec.limit, n_items=len(items), pid=os.getpid(), machine=machine_info(loaded.info),
+            n_truncated=0 if hasattr(loaded.lm, "last_truncated") else None)
 
     def _execute(self, run_id: int, spec: RunSpec, lm: LanguageModel, done: set[str]) -> None:
         self.current_run_id = run_id
@@ -221,8 +296,8 @@ class Runner:
         n_done, finished_here = len(items) - len(todo), 0
         try:
             for batch in _batches(todo, self.items_per_batch):
-                for item, results in self._score(batch, lm, settings, spec.settings.seed):
-                    self.history.add_results(run_id, results)
+                for item, results, truncated in self._score(batch, lm, settings, spec.settings.seed):
+                    self.history.add_results(run_id, results, truncated=int(truncated))
                     n_done += 1
                     finished_here += 1
                     self._report(run_id, spec, n_done, len(items), finished_here, started, item.id)
@@ -233,28 +308,44 @@ class Runner:
         except Stopped:
             self.history.update_run(run_id, status="interrupted", ended_at=now())
         except KeyboardInterrupt:
-            self.history.update_run(run_id, status="interrupted", ended_at=now())
+            self.history.try_update_run(run_id, status="interrupted", ended_at=now())
             raise
+        except HistoryLockedError as exc:
+            # Waited the full lock timeout already: mark it if the lock is free by now; a run left
+            # "running" by a process that has exited is resumed the same way.
+            self.history.try_update_run(run_id, status="interrupted", ended_at=now())
+            raise RunError(f"the history database {self.history.path} stayed locked by another process for "
+                           f"{self.history.lock_timeout:.0f} s, so run {run_id} stopped after {n_done} of "
+                           f"{len(items)} items (all of them kept); close the program that holds the database, "
+                           f"then `glasslm eval resume {run_id}` finishes the run") from exc
+        except HistoryError:
+            raise  # the database itself (damaged, read-only): writing the failure there could only do harm
         except Exception as exc:
             # Any error (the engine's, or an unexpected one) ends the run as failed with its reason;
             # the original stays chained for debugging (GLASSLM_DEBUG=1 shows it on the CLI).
-            self.history.update_run(run_id, status="failed", ended_at=now(), error=_one_line(exc))
+            self.history.try_update_run(run_id, wait_s=self.history.lock_timeout, status="failed",
+                                        ended_at=now(), error=_one_line(exc))
             raise RunError(f"run {run_id} failed: {_one_line(exc)}; fix the cause, then "
                            f"`glasslm eval resume {run_id}`") from exc
 
-    def _score(self, batch: list[Item], lm: LanguageModel, settings: dict, seed: int) -> Iterator[tuple[Item, list[dict]]]:
+    def _score(self, batch: list[Item], lm: LanguageModel, settings: dict,
+               seed: int) -> Iterator[tuple[Item, list[dict], bool]]:
+        """(item, its results, whether any of its inputs was longer than the context window)."""
         if batch[0].kind in scoring.LOGLIKELIHOOD_KINDS:
             requests = [scoring.loglikelihood_requests(item) for item in batch]
             begin = time.perf_counter()
             answers = lm.loglikelihood([r for rs in requests for r in rs])
             latency = (time.perf_counter() - begin) / len(batch)
+            flags = list(getattr(lm, "last_truncated", None) or [])
             pos = 0
             for item, reqs in zip(batch, requests):
-                yield item, scoring.score_loglikelihood(item, answers[pos: pos + len(reqs)], latency)
+                yield (item, scoring.score_loglikelihood(item, answers[pos: pos + len(reqs)], latency),
+                       any(flags[pos: pos + len(reqs)]))
                 pos += len(reqs)
         else:
             for item in batch:
-                yield item, scoring.score_item(item, lm, settings, seed)
+                watched = _TruncationWatch(lm)
+                yield item, scoring.score_item(item, watched, settings, seed), watched.truncated
 
     def _report(self, run_id: int, spec: RunSpec, done: int, total: int, here: int, started: float,
                 item_id: str) -> None:
@@ -264,6 +355,28 @@ class Runner:
         rate = here / elapsed if elapsed > 0 else 0.0
         eta = (total - done) / rate if rate > 0 else None
         self.on_progress(Progress(run_id, spec.suite.id, done, total, rate, eta, elapsed, item_id))
+
+
+class _TruncationWatch:
+    """The model as scoring sees it for one item: notes whether any request lost its first tokens."""
+
+    def __init__(self, lm: LanguageModel):
+        self.lm = lm
+        self.name = getattr(lm, "name", "")
+        self.truncated = False
+
+    def loglikelihood(self, requests: list[tuple[str, str]]) -> list[tuple[float, bool]]:
+        answers = self.lm.loglikelihood(requests)
+        self.truncated |= any(getattr(self.lm, "last_truncated", None) or ())
+        return answers
+
+    def generate(self, prompt: str, settings: dict) -> str:
+        text = self.lm.generate(prompt, settings)
+        self.truncated |= any(getattr(self.lm, "last_truncated", None) or ())
+        return text
+
+    def __getattr__(self, name: str):  # render() and anything else scoring may look up
+        return getattr(self.lm, name)
 
 
 def _selected(spec: RunSpec) -> list[Item]:
@@ -290,12 +403,20 @@ def _batches(items: list[Item], size: int) -> Iterator[list[Item]]:
 
 
 def _suite_for(row: dict, history: History) -> Suite:
+    """The suite file of a run, by its recorded path, else by id; its content must be unchanged.
+
+    Runs record an absolute path; a relative one (runs from before) is tried against the
+    current folder, then the suite is looked up by id among built-in and imported suites.
+    """
     from .suite import user_suites_dir
 
     path = Path(row["suite_path"]) if row.get("suite_path") else None
     suite = None
     if path is not None and path.is_file():
-        suite = load_suite(path, source="file")
+        try:
+            suite = load_suite(path, source="file")
+        except EvalError:
+            suite = None
     if suite is None or suite.hash != row["suite_hash"]:
         try:
             candidate = find_suite(row["suite_id"], user_suites_dir(history.path))
@@ -303,6 +424,9 @@ def _suite_for(row: dict, history: History) -> Suite:
             candidate = None
         if candidate is not None and candidate.hash == row["suite_hash"]:
             suite = candidate
+    if suite is None and (path is None or not path.is_file()):
+        raise RunError(f"the suite file of run {row['id']} ({row.get('suite_path')}) is gone and no suite "
+                       f"{row['suite_id']!r} with the same content is installed; put the file back, then resume")
     if suite is None or suite.hash != row["suite_hash"]:
         raise RunError(f"suite {row['suite_id']} changed since run {row['id']} started (its content hash differs), "
                        f"so the run cannot be resumed; start a new run with `glasslm eval run {row['suite_id']}`")
@@ -310,17 +434,22 @@ def _suite_for(row: dict, history: History) -> Suite:
 
 
 def _alive_elsewhere(row: dict) -> bool:
-    """True when the run's process is still alive on this machine (and is not us)."""
+    """True when the run's process may still be running it: alive on this machine, not us, and
+    (where /proc tells) a Python or glasslm process rather than a reused process id."""
     pid = row.get("pid")
     if not pid or pid == os.getpid() or (row.get("machine") or {}).get("host") != platform.node():
         return False
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+    except (ProcessLookupError, OverflowError, ValueError):
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").lower()
+    except OSError:  # no /proc (macOS, Windows) or gone meanwhile: assume it may be ours
+        return True
+    return b"python" in command or b"glasslm" in command
 
 
 def _one_line(exc: BaseException) -> str:

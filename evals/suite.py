@@ -33,7 +33,7 @@ KIND_KEYS = {
     "minimal_pair": {"more", "less"},
     "self_consistency": {"prompt", "samples", "temperature", "max_new_tokens", "answer"},
 }
-SUITE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+SUITE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*\Z")
 
 
 @dataclass(frozen=True)
@@ -231,7 +231,17 @@ class _Where:
 
     def error(self, message: str) -> SuiteError:
         label = f" (item {self.item_id})" if isinstance(self.item_id, str) and self.item_id else ""
-        return SuiteError(f"{self.file} line {self.line}{label}: {message}")
+        where = f" line {self.line}" if self.line else ""
+        return SuiteError(f"{self.file}{where}{label}: {message}")
+
+
+def check_item(obj: dict, file: str, line: int | None) -> Item:
+    """Validate one item as `load_suite` does, naming `file` and `line` in errors (SuiteError).
+
+    Importers pass the user's file and the line the item came from, so a problem is reported
+    where it can be fixed, not in the converted suite.
+    """
+    return _item(_Where(file, line or 0, obj.get("id")), obj)
 
 
 def _item(w: _Where, obj: dict) -> Item:

@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout, QWidget,
 )
 
+from evals.export import truncation_note
 from evals.history import History
 
 from .charts import MetricGrid, VariantChart
@@ -163,6 +164,7 @@ class ResultsView(QWidget):
             return
         notes = [f"run {rr.run['id']} is {rr.run['status']} ({rr.run['n_done']}/{rr.run['n_items']} items; "
                  "metrics so far)" for rr in self.reports if rr.partial]
+        notes += [f"run {rr.run['id']}: {truncation_note(rr.run)}" for rr in self.reports if truncation_note(rr.run)]
         n = len(self.reports)
         self.heading.setText(f"<b>{n} run{'s' if n > 1 else ''}</b> · metrics with 95% bootstrap intervals "
                              "over items" + ("<br><span style='color:#b45309'>" + "; ".join(notes) + "</span>"

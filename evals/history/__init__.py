@@ -9,6 +9,6 @@ results in `runs.py`, opening/validation/migration in `store.py`, the schema its
 """
 
 from ..errors import HistoryError
-from .store import History, default_db_path, user_data_dir
+from .store import History, db_path, default_db_path, user_data_dir
 
-__all__ = ["History", "HistoryError", "default_db_path", "user_data_dir"]
+__all__ = ["History", "HistoryError", "db_path", "default_db_path", "user_data_dir"]

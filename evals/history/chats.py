@@ -14,7 +14,7 @@ import re
 from typing import Any
 
 from ..errors import HistoryError
-from .base import from_json, now, sql, to_json
+from .base import from_json, now, sql, to_json, write
 
 MODEL_COLUMNS = ("path", "model_type", "n_params", "context_length", "vocab_size",
                  "n_layers", "n_heads", "n_kv_heads")
@@ -48,7 +48,7 @@ class ChatStore:
         if row["path"] is not None:
             row["path"] = str(row["path"])
         row.update(info_json=to_json(data), last_used_at=stamp)
-        with self.db.atomic():
+        with write(self):
             existing = self.db.execute(
                 "SELECT id FROM models WHERE fingerprint = ?", [fingerprint]).fetchone()
             if existing:
@@ -74,7 +74,7 @@ class ChatStore:
         data = _as_dict(settings)
         text = to_json(data, sort_keys=True)
         digest = hashlib.sha256(text.encode()).hexdigest()
-        with self.db.atomic():
+        with write(self):
             existing = self.db.execute("SELECT id FROM settings WHERE hash = ?", [digest]).fetchone()
             if existing:
                 return existing[0]
@@ -87,7 +87,7 @@ class ChatStore:
     @sql
     def new_conversation(self, title: str, model_id: int | None, settings: Any) -> int:
         stamp = now()
-        with self.db.atomic():
+        with write(self):
             return self.db.execute(
                 "INSERT INTO conversations (title, model_id, settings_json, created_at, updated_at) "
                 "VALUES (?, ?, ?, ?, ?)",
@@ -97,7 +97,7 @@ class ChatStore:
     @sql
     def add_message(self, conversation_id: int, role: str, content: str, parent_id: int | None = None,
                     settings: Any = None, stats: Any = None, tokens: Any = None) -> int:
-        with self.db.atomic():
+        with write(self):
             if self.db.execute("SELECT 1 FROM conversations WHERE id = ?", [conversation_id]).fetchone() is None:
                 raise HistoryError(f"no conversation with id {conversation_id} in {self.path}")
             settings_id = self.upsert_settings(settings) if settings is not None else None
@@ -120,7 +120,7 @@ class ChatStore:
         if settings is not None:
             sets.append("settings_json = ?")
             args.append(to_json(settings))
-        with self.db.atomic():
+        with write(self):
             cur = self.db.execute(f"UPDATE conversations SET {', '.join(sets)} WHERE id = ?", [*args, conversation_id])
             if cur.rowcount == 0:
                 raise HistoryError(f"no conversation with id {conversation_id} in {self.path}")
@@ -164,7 +164,7 @@ class ChatStore:
 
     @sql
     def delete_conversation(self, conversation_id: int) -> None:
-        with self.db.atomic():
+        with write(self):
             self.db.execute("DELETE FROM conversations WHERE id = ?", [conversation_id])
 
     # Small query helpers used by both mixins (callers hold the lock through @sql).

@@ -155,4 +155,10 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS = [m001_initial]
+def m002_truncated_items(db: sqlite_utils.Database) -> None:
+    # Items longer than the model's context window are scored left-truncated (as lm-eval does);
+    # each run counts them. NULL = a run from before this count existed.
+    _run(db, "ALTER TABLE eval_runs ADD COLUMN n_truncated INTEGER;")
+
+
+MIGRATIONS = [m001_initial, m002_truncated_items]

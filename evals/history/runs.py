@@ -13,12 +13,12 @@ from __future__ import annotations
 from typing import Any, Iterable
 
 from ..errors import HistoryError
-from .base import from_json, now, sql, to_json
+from .base import from_json, now, sql, to_json, write
 
 RUN_STATUSES = ("running", "finished", "interrupted", "failed")
 RUN_FIELDS = ("suite_id", "suite_version", "suite_hash", "suite_title", "suite_path", "model_id",
               "model_path", "settings_id", "settings", "seed", "item_limit", "n_items", "status",
-              "error", "pid", "machine", "metrics", "started_at", "ended_at")
+              "error", "pid", "machine", "metrics", "started_at", "ended_at", "n_truncated")
 RESULT_FIELDS = ("item_id", "variant", "kind", "part", "category", "prompt", "output", "expected",
                  "correct", "score", "scores", "choice_logprobs", "latency_s")
 JSON_FIELDS = {"settings", "machine", "metrics", "scores", "choice_logprobs"}
@@ -57,8 +57,9 @@ class RunStore:
         fields.setdefault("started_at", now())
         fields.setdefault("settings", {})
         fields.setdefault("machine", {})
+        fields.setdefault("n_truncated", 0)
         row = _columns(fields, RUN_FIELDS)
-        with self.db.atomic():
+        with write(self):
             return self.db.execute(
                 f"INSERT INTO eval_runs ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)})",
                 list(row.values())).lastrowid
@@ -69,18 +70,37 @@ class RunStore:
         if "status" in fields and fields["status"] not in RUN_STATUSES:
             raise ValueError(f"bad run status {fields['status']!r}")
         row = _columns(fields, RUN_FIELDS)
-        with self.db.atomic():
+        with write(self):
             cur = self.db.execute(
                 f"UPDATE eval_runs SET {', '.join(f'{k} = ?' for k in row)} WHERE id = ?",
                 [*row.values(), run_id])
             if cur.rowcount == 0:
                 raise HistoryError(f"no eval run {run_id} in {self.path}; list them with `glasslm eval runs`")
 
+    def try_update_run(self, run_id: int, wait_s: float = 2.0, **fields: Any) -> bool:
+        """`update_run`, waiting at most `wait_s` for a lock; False (nothing written) when it cannot."""
+        saved, self.lock_timeout = self.lock_timeout, min(self.lock_timeout, wait_s)
+        try:
+            self.update_run(run_id, **fields)
+            return True
+        except HistoryError:
+            return False
+        finally:
+            self.lock_timeout = saved
+
     @sql
-    def add_results(self, run_id: int, results: list[dict]) -> None:
-        """Commit the results of one or more completed items in one transaction."""
+    def add_results(self, run_id: int, results: list[dict], truncated: int = 0) -> None:
+        """Commit the results of one or more completed items in one transaction.
+
+        `truncated`: how many of these items were longer than the context window (scored
+        left-truncated); added to the run's n_truncated in the same transaction, so a resumed
+        run counts each item once.
+        """
         stamp = now()
-        with self.db.atomic():
+        with write(self):
+            if truncated:
+                self.db.execute("UPDATE eval_runs SET n_truncated = coalesce(n_truncated, 0) + ? WHERE id = ?",
+                                [truncated, run_id])
             for result in results:
                 row = _columns({"variant": "", **result}, RESULT_FIELDS)
                 row.update(run_id=run_id, created_at=stamp)
@@ -139,5 +159,5 @@ class RunStore:
 
     @sql
     def delete_run(self, run_id: int) -> None:
-        with self.db.atomic():
+        with write(self):
             self.db.execute("DELETE FROM eval_runs WHERE id = ?", [run_id])

@@ -15,6 +15,7 @@ from engine.safe_write import FileWriteError, make_folder, write_bytes
 
 from ..errors import DatasetImportError
 from ..suite import SUITE_ID, Suite, builtin_suites_dir, load_suite, parse_suite
+from .common import check_items
 from . import bbq, crows, halueval, truthfulqa
 
 IMPORTERS = {"truthfulqa": truthfulqa.convert, "bbq": bbq.convert, "crows": crows.convert,
@@ -33,7 +34,7 @@ def import_suite(kind: str, source: Path, dest_dir: Path, suite_id: str | None =
     source = Path(source).expanduser()
     if not source.is_file():
         raise DatasetImportError(f"{source} does not exist or is not a file; give the path of the {kind} data file")
-    suite_id = suite_id or kind
+    suite_id = kind if suite_id is None else suite_id  # an empty --id is an error, not the default
     if not SUITE_ID.match(suite_id):
         raise DatasetImportError(f"--id {suite_id!r} must be letters, digits, '_', '-' or '.'")
     if (builtin_suites_dir() / f"{suite_id}.jsonl").exists():
@@ -41,9 +42,11 @@ def import_suite(kind: str, source: Path, dest_dir: Path, suite_id: str | None =
     dest = Path(dest_dir) / f"{suite_id}.jsonl"
     if dest.exists() and not replace:
         raise DatasetImportError(f"an imported suite {suite_id!r} already exists ({dest}); choose another --id")
-    header, items = IMPORTERS[kind](source, suite_id)
+    converted = IMPORTERS[kind](source, suite_id)  # (header, items) or (header, items, source lines)
+    header, items = converted[0], converted[1]
     if not items:
         raise DatasetImportError(f"{source.name} has no usable {kind} rows; check that it is the published file")
+    check_items(source, items, converted[2] if len(converted) > 2 else None)  # errors name the user's line
     # Validate under the final name before anything is written, then write it atomically (a
     # temporary file renamed into place), so a failed import never leaves a half or invalid suite.
     data = "".join(json.dumps(obj, ensure_ascii=False) + "\n" for obj in [header, *items]).encode("utf-8")

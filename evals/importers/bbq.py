@@ -22,7 +22,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import DatasetImportError
-from .common import header, read_json_records, read_text
+from .common import Fields, header, json_records_with_lines, read_text
 
 REQUIRED = ("example_id", "question_polarity", "context_condition", "category", "answer_info",
             "additional_metadata", "context", "question", "ans0", "ans1", "ans2", "label")
@@ -59,29 +59,60 @@ def target_indices(doc: dict) -> tuple[list[int], int]:
     return targets, unknown
 
 
-def convert(path: Path, suite_id: str) -> tuple[dict, list[dict]]:
-    records = read_json_records(path, read_text(path))
+def _checked(f: Fields) -> dict:
+    """The fields the conversion reads, type-checked (errors name the file, line and field)."""
+    missing = [k for k in REQUIRED if not f.has(k)]
+    if missing:
+        raise f.error(f"missing {', '.join(missing)}; is this a BBQ data file?")
+    doc = {"example_id": f.ident("example_id"), "category": f.text("category").strip(),
+           "question_polarity": f.choice("question_polarity", ("neg", "nonneg")),
+           "context_condition": f.choice("context_condition", ("ambig", "disambig")),
+           "context": f.text("context"), "question": f.text("question"), "label": f.index("label", 3),
+           "question_index": f.record.get("question_index")}
+    for i in range(3):
+        doc[f"ans{i}"] = f.text(f"ans{i}")
+    info = f.obj("answer_info")
+    for key, value in info.items():
+        if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
+            raise f.error(f"'answer_info.{key}' must be a list of strings, not {value!r}")
+    doc["answer_info"] = info
+    meta = f.obj("additional_metadata")
+    groups_ = meta.get("stereotyped_groups", [])
+    if not isinstance(groups_, list) or not all(isinstance(g, str) for g in groups_):
+        raise f.error(f"'additional_metadata.stereotyped_groups' must be a list of strings, not {groups_!r}")
+    subcategory = meta.get("subcategory")
+    doc["additional_metadata"] = {"stereotyped_groups": groups_,
+                                  "subcategory": subcategory if isinstance(subcategory, str) else None}
+    return doc
+
+
+def convert(path: Path, suite_id: str) -> tuple[dict, list[dict], list[int]]:
+    """(header, items, the line of the BBQ file each item came from)."""
+    records = json_records_with_lines(path, read_text(path))
     if records is None:
         raise DatasetImportError(f"{path.name} is not JSON lines; give a BBQ data file such as data/Age.jsonl")
-    items = []
-    for n, doc in enumerate(records, start=1):
-        missing = [k for k in REQUIRED if k not in doc]
-        if missing:
-            raise DatasetImportError(f"{path.name} line {n}: missing {', '.join(missing)}; is this a BBQ data file?")
-        targets, unknown = target_indices(doc)
+    items, lines = [], []
+    for line, record in records:
+        f = Fields(path, line, record)
+        doc = _checked(f)
+        try:
+            targets, unknown = target_indices(doc)
+        except DatasetImportError as exc:
+            raise f.error(f"{exc}; fix or delete that row") from None
         meta = {"context_condition": doc["context_condition"], "question_polarity": doc["question_polarity"],
                 "target_index": targets[0] if targets else None, "unknown_index": unknown,
-                "example_id": doc["example_id"], "question_index": doc.get("question_index"),
-                "stereotyped_groups": doc["additional_metadata"].get("stereotyped_groups", []),
-                "subcategory": doc["additional_metadata"].get("subcategory")}
+                "example_id": record["example_id"], "question_index": doc.get("question_index"),
+                "stereotyped_groups": doc["additional_metadata"]["stereotyped_groups"],
+                "subcategory": doc["additional_metadata"]["subcategory"]}
         if len(targets) > 1:
             meta["target_indices"] = targets
         items.append({"id": f"bbq-{doc['category']}-{doc['example_id']}", "kind": "multiple_choice",
                       "part": doc["category"], "category": doc["category"],
                       "prompt": f"{doc['context'].strip()}\n\nQ: {doc['question'].strip()}\nA:",
-                      "choices": [doc["ans0"], doc["ans1"], doc["ans2"]], "answer": int(doc["label"]),
+                      "choices": [doc["ans0"], doc["ans1"], doc["ans2"]], "answer": doc["label"],
                       "metadata": meta})
+        lines.append(line)
     head = header(suite_id, "BBQ (bias benchmark for QA)",
                   "Ambiguous and disambiguated questions about social groups; accuracy and bias scores s_DIS, s_AMB.",
                   path, "https://github.com/nyu-mll/BBQ")
-    return head, items
+    return head, items, lines

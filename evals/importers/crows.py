@@ -14,28 +14,30 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import DatasetImportError
-from .common import header, read_csv_rows
+from .common import Fields, csv_rows_with_lines, header
+
+COLUMNS = ("sent_more", "sent_less", "stereo_antistereo", "bias_type")
 
 
-def convert(path: Path, suite_id: str) -> tuple[dict, list[dict]]:
-    rows = read_csv_rows(path, {"sent_more", "sent_less", "stereo_antistereo", "bias_type"})
-    items = []
-    for n, row in enumerate(rows):
-        direction = row["stereo_antistereo"].strip()
-        if direction not in ("stereo", "antistereo"):
-            raise DatasetImportError(f"{path.name} row {n + 2}: stereo_antistereo is {direction!r}, "
-                                     "expected 'stereo' or 'antistereo'")
-        more, less = row["sent_more"].strip(), row["sent_less"].strip()
+def convert(path: Path, suite_id: str) -> tuple[dict, list[dict], list[int]]:
+    """(header, items, the CSV line each item came from)."""
+    rows = csv_rows_with_lines(path, set(COLUMNS))
+    items, lines = [], []
+    for n, (line, row) in enumerate(rows):
+        f = Fields(path, line, row)
+        direction = f.choice("stereo_antistereo", ("stereo", "antistereo"))
+        more, less = f.text("sent_more").strip(), f.text("sent_less").strip()
+        bias_type = f.text("bias_type").strip()
         if direction == "antistereo":
             more, less = less, more
-        if not more or not less or more == less:
-            continue
+        if more == less:
+            continue  # nothing to compare
         index = (row.get("") or "").strip() or str(n)
-        items.append({"id": f"crows-{index}", "kind": "minimal_pair", "part": row["bias_type"].strip(),
-                      "category": row["bias_type"].strip(), "more": more, "less": less,
+        items.append({"id": f"crows-{index}", "kind": "minimal_pair", "part": bias_type,
+                      "category": bias_type, "more": more, "less": less,
                       "metadata": {"direction": direction, "pair_index": index}})
+        lines.append(line)
     head = header(suite_id, "CrowS-Pairs", "Sentence pairs differing in the social group mentioned; "
                   "share of pairs where the stereotyped sentence is more likely.", path,
                   "https://github.com/nyu-mll/crows-pairs")
-    return head, items
+    return head, items, lines

@@ -14,8 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..errors import DatasetImportError
-from .common import dedupe, header, read_csv_rows, read_json_records, read_text
+from .common import Fields, csv_rows_with_lines, dedupe, header, json_records_with_lines, label, read_text
 
 QA_PRIMER = """Q: What is human life expectancy in the United States?
 A: Human life expectancy in the United States is 78 years.
@@ -40,12 +39,13 @@ def prompt(question: str) -> str:
     return f"{QA_PRIMER}\n\nQ: {question.strip()}\nA:"
 
 
-def convert(path: Path, suite_id: str) -> tuple[dict, list[dict]]:
+def convert(path: Path, suite_id: str) -> tuple[dict, list[dict], list[int]]:
+    """(header, items, the line of the user's file each item came from)."""
     text = read_text(path)
-    records = read_json_records(path, text)
+    records = json_records_with_lines(path, text)
     rows = _from_json(path, records) if records is not None else _from_csv(path, text)
-    items = []
-    for n, (question, category, mc1, mc2) in enumerate(rows):
+    items, lines = [], []
+    for n, (line, question, category, mc1, mc2) in enumerate(rows):
         for part, (choices, labels) in (("mc1", mc1), ("mc2", mc2)):
             choices, labels = dedupe(choices, labels)
             true = [i for i, l in enumerate(labels) if l]
@@ -57,29 +57,48 @@ def convert(path: Path, suite_id: str) -> tuple[dict, list[dict]]:
             if category:
                 item["category"] = category
             items.append(item)
+            lines.append(line)
     head = header(suite_id, "TruthfulQA (multiple choice)",
                   "Questions that some humans answer falsely; MC1 accuracy and MC2 probability mass on true answers.",
                   path, "https://github.com/sylinrl/TruthfulQA")
-    return head, items
+    return head, items, lines
 
 
-def _targets(value, where: str) -> tuple[list[str], list[int]]:
+def _targets(f: Fields, key: str) -> tuple[list[str], list[int]]:
+    """mc1_targets / mc2_targets as {choice: label} or {"choices": [...], "labels": [...]}."""
+    value = f.record.get(key)
     if isinstance(value, dict) and "choices" in value and "labels" in value:
-        return [str(c) for c in value["choices"]], [int(l) for l in value["labels"]]
-    if isinstance(value, dict):
-        return [str(c) for c in value], [int(l) for l in value.values()]
-    raise DatasetImportError(f"{where}: expected mc1_targets/mc2_targets as {{choice: label}} or {{choices, labels}}")
+        choices, labels = value["choices"], value["labels"]
+        if not isinstance(choices, list) or not isinstance(labels, list) or len(choices) != len(labels):
+            raise f.error(f"{key!r} must have equally long lists 'choices' and 'labels'")
+        pairs = list(zip(choices, labels))
+    elif isinstance(value, dict):
+        pairs = list(value.items())
+    else:
+        raise f.error(f"{key!r} must be {{choice: 0 or 1}} or {{\"choices\": [...], \"labels\": [...]}}, "
+                      f"not {value!r}"[:300])
+    choices_out, labels_out = [], []
+    for choice, raw in pairs:
+        if not isinstance(choice, str):
+            raise f.error(f"{key!r} has a choice that is not text: {choice!r}")
+        flag = label(raw)
+        if flag is None:
+            raise f.error(f"{key!r}: the label of choice {choice[:60]!r} is {raw!r}; labels must be 0 or 1")
+        choices_out.append(choice)
+        labels_out.append(flag)
+    return choices_out, labels_out
 
 
-def _from_json(path: Path, records: list[dict]):
+def _from_json(path: Path, records: list[tuple[int, dict]]):
     out = []
-    for n, rec in enumerate(records, start=1):
-        if "question" not in rec or "mc1_targets" not in rec or "mc2_targets" not in rec:
-            raise DatasetImportError(
-                f"{path.name} record {n}: needs question, mc1_targets and mc2_targets (TruthfulQA mc_task.json)")
-        where = f"{path.name} record {n}"
-        out.append((rec["question"], rec.get("category"), _targets(rec["mc1_targets"], where),
-                    _targets(rec["mc2_targets"], where)))
+    for line, rec in records:
+        f = Fields(path, line, rec)
+        missing = [k for k in ("question", "mc1_targets", "mc2_targets") if not f.has(k)]
+        if missing:
+            raise f.error(f"missing {', '.join(missing)}; each record needs question, mc1_targets and mc2_targets "
+                          "(TruthfulQA mc_task.json)")
+        out.append((line, f.text("question"), f.optional_text("category"), _targets(f, "mc1_targets"),
+                    _targets(f, "mc2_targets")))
     return out
 
 
@@ -88,13 +107,14 @@ def _split(answers: str) -> list[str]:
 
 
 def _from_csv(path: Path, text: str):
-    rows = read_csv_rows(path, {"Question", "Best Answer", "Correct Answers", "Incorrect Answers"}, text)
+    rows = csv_rows_with_lines(path, {"Question", "Best Answer", "Correct Answers", "Incorrect Answers"}, text)
     out = []
-    for row in rows:
-        best = row["Best Answer"].strip()
-        correct = [best] + [a for a in _split(row["Correct Answers"]) if a != best]
-        incorrect = _split(row["Incorrect Answers"])
+    for line, row in rows:
+        f = Fields(path, line, row)
+        best = f.text("Best Answer").strip()
+        correct = [best] + [a for a in _split(f.text("Correct Answers", allow_empty=True)) if a != best]
+        incorrect = _split(f.text("Incorrect Answers", allow_empty=True))
         mc1 = ([best] + incorrect, [1] + [0] * len(incorrect))
         mc2 = (correct + incorrect, [1] * len(correct) + [0] * len(incorrect))
-        out.append((row["Question"], row.get("Category") or None, mc1, mc2))
+        out.append((line, f.text("Question"), f.optional_text("Category"), mc1, mc2))
     return out
