@@ -112,8 +112,18 @@ class RemoteModel:
     def close(self):
         pass  # nothing is held between requests
 
+    def __getattr__(self, name: str):
+        """Anything else a local Model has (network, config, decode_step, ...) needs the weights: say so."""
+        if name.startswith("__") or "client" not in self.__dict__:
+            raise AttributeError(name)
+        raise NeedsWeightsError(WHY_NO_WEIGHTS.format(what=f"this ({name})", url=self.client.base_url))
+
     def __repr__(self):
         return f"RemoteModel({self.model_id} at {self.client.base_url})"
+
+
+class NeedsWeightsError(EngineError, AttributeError):
+    """What a local model offers and a remote one cannot (also an AttributeError, so getattr defaults work)."""
 
 
 def card_fingerprint(base_url: str, card: dict) -> str:

@@ -1,8 +1,18 @@
 """Fixtures: the bundled bard-mini loaded once, served by `glasslm serve` for the session (serving.py)."""
 import pytest
+import torch
 
 import engine
 from serving import BARD, RunningServer
+
+
+@pytest.fixture(scope="session", autouse=True)
+def one_torch_thread():
+    # bard-mini is many times slower when torch's threads fight the server's and other work for two cores.
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
 
 
 @pytest.fixture(scope="session")
