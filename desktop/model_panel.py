@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
 )
 
 import engine
+from engine import remote
 
 from .model_host import ModelHost
 from .model_worker import Loaded, LoadRequest
@@ -23,6 +24,7 @@ MAX_RECENT = 8
 OPEN_FOLDER = "__open__"  # item data of the "Open model folder…" entry
 LIBRARY_ROLE = Qt.ItemDataRole.UserRole + 1  # marks the entries offered from the models library
 OPEN_GGUF = "__open_gguf__"  # item data of the "Open GGUF file…" entry
+REMOTE = "__remote__"  # item data of the "Remote server…" entry (desktop/remote_dialog.py)
 
 
 def recent_models(settings: QSettings) -> list[str]:
@@ -162,20 +164,25 @@ class ModelChooser(QWidget):
         self.model_box.insertSeparator(self.model_box.count())
         self.model_box.addItem("Open model folder…", OPEN_FOLDER)
         self.model_box.addItem("Open GGUF file…", OPEN_GGUF)
+        self.model_box.addItem("Remote server…", REMOTE)
         self.model_box.setCurrentIndex(max(0, self.model_box.findData(selected)))
 
     @staticmethod
     def _label(path: str) -> str:
+        if remote.is_remote(path):
+            return remote_label(path)
         return f"{Path(path).name}  —  {Path(path).parent}"
 
     def _on_model_activated(self, index: int):
         choice = self.model_box.itemData(index)
-        if choice not in (OPEN_FOLDER, OPEN_GGUF):
+        if choice not in (OPEN_FOLDER, OPEN_GGUF, REMOTE):
             self._last_index = index
             self.changed.emit()
             return
         self.model_box.setCurrentIndex(self._last_index)
-        if choice == OPEN_GGUF:
+        if choice == REMOTE:
+            path = ask_remote(self.settings, self)
+        elif choice == OPEN_GGUF:
             path, _ = QFileDialog.getOpenFileName(self, "Open a GGUF model file", "", "GGUF models (*.gguf);;All files (*)")
         else:
             path = QFileDialog.getExistingDirectory(self, "Open a model folder (the one holding config.json)")
@@ -230,12 +237,21 @@ class ModelPanel(QWidget):
         self.progress.setVisible(True)
         self.load_button.setEnabled(False)
         self.status.setStyleSheet("")
+        if remote.is_remote(request.path):
+            self.status.setText(f"Connecting to {remote_label(request.path)}…")
+            return
         self.status.setText(f"Loading {Path(request.path).name} ({request.precision}, {request.device})…")
 
     def _on_loaded(self, result: Loaded):
         self.progress.setVisible(False)
         self.load_button.setEnabled(True)
         info, memory = result.info, result.memory
+        if remote.is_remote(result.request.path):
+            self.status.setText(f"{info.name} · {info.source_format} · context {info.context_length or '?'} · "
+                                f"connected in {result.seconds:.1f} s")
+            self.status.setToolTip(result.request.path)
+            self.chooser.remember(result.request.path)
+            return
         self.status.setText(
             f"{info.name} · {info.model_type} · {human_count(info.n_params)} params · "
             f"{info.source_format + ' → ' if info.source_format else ''}{info.precision} on "
@@ -250,3 +266,17 @@ class ModelPanel(QWidget):
         self.status.setText("Not loaded (see the message above)")
         self.status.setStyleSheet("color: #b42318;")
         self.error.emit(message)
+
+
+def remote_label(path: str) -> str:
+    """'bard-mini  —  remote, http://host:8000/v1' for a remote path."""
+    url, model = remote.parse_remote_path(path)
+    return f"{model or 'the served model'}  —  remote, {url}"
+
+
+def ask_remote(settings: QSettings, parent: QWidget) -> str | None:
+    """The remote path chosen in a RemoteDialog, or None when cancelled."""
+    from .remote_dialog import RemoteDialog
+
+    dialog = RemoteDialog(settings, parent)
+    return dialog.chosen() if dialog.exec() == RemoteDialog.DialogCode.Accepted else None

@@ -19,6 +19,7 @@ import torch
 from PySide6.QtCore import QObject, Signal, Slot
 
 import engine
+from engine import remote
 
 TOKEN_BATCH_S = 0.03  # tokens are sent to the GUI at most ~30 times a second, the first at once
 ATTENTION_MAX_TOKENS = 256  # attention maps cover at most this many (trailing) tokens
@@ -136,7 +137,10 @@ class ModelWorker(QObject):
             self.model = None
         started = time.perf_counter()
         try:
-            model = self._loader(request.path, device=request.device, precision=request.precision)
+            if remote.is_remote(request.path):  # a model on an OpenAI-compatible server (desktop/remote_dialog.py)
+                model = remote.connect_path(request.path)
+            else:
+                model = self._loader(request.path, device=request.device, precision=request.precision)
         except engine.EngineError as err:
             self._load_error = str(err)
             self.load_failed.emit(self._load_error)
@@ -188,6 +192,8 @@ class ModelWorker(QObject):
     def _attention(self, request: AttentionRequest):
         try:
             model = self._require_model()
+            if getattr(model, "is_remote", False):
+                model.attention([])  # raises: why a remote model has no attention maps
             if request.reply_ids:
                 prefix = model.chat_ids(request.before, add_generation_prompt=True)
                 ids = prefix + list(request.reply_ids)

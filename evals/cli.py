@@ -47,6 +47,7 @@ def register(subparsers) -> None:
                    help="wrap generation prompts in the model's chat template")
     p.add_argument("--system-prompt", help="system prompt (with a chat template)")
     p.add_argument("--progress", choices=("bar", "lines", "none"), help="default: bar on a terminal, else none")
+    _remote_arguments(p, endpoint=True)
     p.set_defaults(handler=cmd_run)
 
     p = verbs.add_parser("runs", parents=[db], help="past runs, newest first")
@@ -81,7 +82,19 @@ def register(subparsers) -> None:
     p.add_argument("--progress", choices=("bar", "lines", "none"))
     p.add_argument("--force", action="store_true",
                    help="take over a run marked running by a live process that is not glasslm (a reused process id)")
+    _remote_arguments(p, endpoint=False)
     p.set_defaults(handler=cmd_resume)
+
+
+def _remote_arguments(p, endpoint: bool) -> None:
+    """Runs against an OpenAI-compatible server (evals/remote_backend.py); resume needs only the key and pacing."""
+    if endpoint:
+        p.add_argument("--endpoint", metavar="URL", help="an OpenAI-compatible server instead of --model, e.g. "
+                       "http://127.0.0.1:8000/v1 (vLLM, llama.cpp, Ollama, TGI, glasslm serve)")
+        p.add_argument("--remote-model", metavar="NAME", help="the served model id (default: the only one served)")
+    p.add_argument("--api-key", help="the server's API key (default: $GLASSLM_API_KEY); never stored")
+    p.add_argument("--concurrency", type=int, default=4, help="requests in flight to a server (default 4)")
+    p.add_argument("--timeout", type=float, default=120.0, help="seconds per request to a server (default 120)")
 
 
 # ---- verbs -----------------------------------------------------------------------------------
@@ -102,16 +115,27 @@ def cmd_run(args) -> int:
         if not model.strip():
             raise RunError("--model is empty; give a model folder or file (or leave --model out for the default)")
     suites = [find_suite(name, _suites_dir(args)) for name in args.suites]
+    models, loader = args.model or [None], engine_loader
+    if args.endpoint is not None:
+        from .remote_backend import plan_remote_runs
+
+        if args.model or args.precision != "auto" or args.device != "auto":
+            raise RunError("--endpoint runs the server's model as the server loaded it; leave out --model, "
+                           "--precision and --device")
+        plan = plan_remote_runs(args.endpoint, args.remote_model, args.api_key, args.concurrency, args.timeout, suites)
+        models, loader, suites = [plan.model_path], plan.loader, plan.suites
+        for line in plan.notes:
+            print(f"note: {line}", file=sys.stderr)
     base = RunSettings(device=args.device, top_p=args.top_p, top_k=args.top_k, batch_size=args.batch_size,
                        use_chat_template={"auto": "auto", "on": True, "off": False}[args.chat_template],
                        system_prompt=args.system_prompt)
-    specs = expand_matrix(suites, args.model or [None], _list(args.precision, str, "--precision"),
+    specs = expand_matrix(suites, models, _list(args.precision, str, "--precision"),
                           _list(args.temperature, float, "--temperature"), _list(args.seed, int, "--seed"),
                           base=base, limit=args.limit)
-    validate_specs(specs, engine_loader)  # the whole matrix, before the database is even opened
+    validate_specs(specs, loader)  # the whole matrix, before the database is even opened
     with History.open(_db(args)) as history:
         progress = _Progress(args.progress)
-        runner = Runner(history, on_progress=progress, should_stop=lambda: progress.output_closed)
+        runner = Runner(history, loader=loader, on_progress=progress, should_stop=lambda: progress.output_closed)
         try:
             run_ids = runner.start_many(specs)
         except KeyboardInterrupt:
@@ -134,13 +158,17 @@ def cmd_run(args) -> int:
 
 
 def cmd_resume(args) -> int:
+    from .remote_backend import remote_loader
     from .runner import Runner
 
+    if not 1 <= args.concurrency <= 1024:
+        raise RunError(f"--concurrency must be a whole number from 1 to 1024, not {args.concurrency}")
+    loader = remote_loader(api_key=args.api_key, concurrency=args.concurrency, timeout_s=args.timeout)
     with History.open(_db(args)) as history:
         run_id = _run_id(history, args.run)
         progress = _Progress(args.progress)
         try:
-            Runner(history, on_progress=progress, should_stop=lambda: progress.output_closed).resume(
+            Runner(history, loader=loader, on_progress=progress, should_stop=lambda: progress.output_closed).resume(
                 run_id, force=args.force)
         except KeyboardInterrupt:
             progress.close()

@@ -4,7 +4,7 @@ A run is one suite x one model x one settings object. `Runner.start(spec)` loads
 itself: it gets a `LanguageModel` from its `loader` (the default wraps `engine.load` in an
 `EngineBackend`; tests pass fakes), creates the run row, scores items (log-likelihood items
 in batches of `items_per_batch`, one `loglikelihood` call per batch; generation items one
-by one), commits each item's results as soon as they exist, reports progress, and finally
+by one, or as many at once as a remote backend's `concurrency`; kinds in `lm.cannot_run` left out), commits each item's results as soon as they exist, reports progress, and finally
 stores the metrics report and marks the run finished. Ctrl-C (KeyboardInterrupt) or
 `should_stop()` marks it interrupted; any error marks it failed; `Runner.resume(run_id)`
 scores only the items that have no result yet. It never prints (the CLI and the desktop
@@ -18,6 +18,7 @@ import os
 import platform
 import re
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, fields, replace
 from itertools import product
 from pathlib import Path
@@ -272,7 +273,7 @@ class Runner:
 
     # ---- internals -------------------------------------------------------------------------
     def _create(self, spec: RunSpec, loaded: LoadedModel) -> int:
-        items = _selected(spec)
+        items = _selected(spec, loaded.lm)
         model_id = self.history.upsert_model(loaded.info)
         settings = spec.settings.to_dict()
         model_path = str(loaded.info.get("path") or spec.model_path or "")
@@ -288,14 +289,15 @@ class Runner:
 
     def _execute(self, run_id: int, spec: RunSpec, lm: LanguageModel, done: set[str]) -> None:
         self.current_run_id = run_id
-        items = _selected(spec)
+        items = _selected(spec, lm)
         todo = [item for item in items if item.id not in done]
         self.history.update_run(run_id, status="running", pid=os.getpid(), error=None, ended_at=None)
         settings = spec.settings.to_dict()
         started = time.perf_counter()
         n_done, finished_here = len(items) - len(todo), 0
         try:
-            for batch in _batches(todo, self.items_per_batch):
+            concurrency = max(1, int(getattr(lm, "concurrency", 1) or 1))  # a remote backend's requests in flight
+            for batch in _batches(todo, max(self.items_per_batch, concurrency), together=concurrency > 1):
                 for item, results, truncated in self._score(batch, lm, settings, spec.settings.seed):
                     self.history.add_results(run_id, results, truncated=int(truncated))
                     n_done += 1
@@ -342,6 +344,14 @@ class Runner:
                 yield (item, scoring.score_loglikelihood(item, answers[pos: pos + len(reqs)], latency),
                        any(flags[pos: pos + len(reqs)]))
                 pos += len(reqs)
+        elif getattr(lm, "concurrency", 1) > 1 and len(batch) > 1:  # a remote server: items in flight together
+            pool = ThreadPoolExecutor(min(lm.concurrency, len(batch)))
+            try:
+                futures = [pool.submit(scoring.score_item, item, lm, settings, seed) for item in batch]
+                for item, future in zip(batch, futures):
+                    yield item, future.result(), False
+            finally:
+                pool.shutdown(wait=False, cancel_futures=True)
         else:
             for item in batch:
                 watched = _TruncationWatch(lm)
@@ -379,16 +389,32 @@ class _TruncationWatch:
         return getattr(self.lm, name)
 
 
-def _selected(spec: RunSpec) -> list[Item]:
+def _selected(spec: RunSpec, lm: LanguageModel | None = None) -> list[Item]:
+    """The run's items: the first `limit`, less the kinds the model cannot run (`lm.cannot_run`, e.g. a
+    remote server that gives no log-probabilities)."""
     items = list(spec.suite.items)
-    return items[: spec.limit] if spec.limit else items
+    items = items[: spec.limit] if spec.limit else items
+    skipped = tuple(getattr(lm, "cannot_run", ()) or ())
+    return [item for item in items if item.kind not in skipped] if skipped else items
 
 
-def _batches(items: list[Item], size: int) -> Iterator[list[Item]]:
-    """Consecutive log-likelihood items grouped up to `size`; every other item alone."""
+def _batches(items: list[Item], size: int, together: bool = False) -> Iterator[list[Item]]:
+    """Consecutive log-likelihood items grouped up to `size`; every other item alone, or (together)
+    consecutive generation items grouped up to `size` too."""
     batch: list[Item] = []
     for item in items:
-        if item.kind in scoring.LOGLIKELIHOOD_KINDS:
+        if together and item.kind not in scoring.LOGLIKELIHOOD_KINDS:
+            if batch and batch[0].kind in scoring.LOGLIKELIHOOD_KINDS:
+                yield batch
+                batch = []
+            batch.append(item)
+            if len(batch) == size:
+                yield batch
+                batch = []
+        elif item.kind in scoring.LOGLIKELIHOOD_KINDS:
+            if batch and batch[0].kind not in scoring.LOGLIKELIHOOD_KINDS:
+                yield batch
+                batch = []
             batch.append(item)
             if len(batch) == size:
                 yield batch

@@ -18,11 +18,12 @@ from PySide6.QtWidgets import (
 )
 
 import engine
+from engine import remote
 from evals.errors import EvalError, SuiteError
 from evals.runner import RunSettings, RunSpec, expand_matrix
 from evals.suite import list_suites, load_suite
 
-from ..model_panel import recent_models
+from ..model_panel import ask_remote, recent_models, remote_label
 
 PATH_ROLE = Qt.ItemDataRole.UserRole
 ERROR_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -50,6 +51,9 @@ class MatrixForm(QWidget):
         self.models.setMaximumHeight(120)
         add_model = QPushButton("Add model folder…")
         add_model.clicked.connect(self._ask_model_folder)
+        add_remote = QPushButton("Remote server…")
+        add_remote.setToolTip("a model on an OpenAI-compatible server (vLLM, llama.cpp, Ollama, glasslm serve)")
+        add_remote.clicked.connect(self._ask_remote)
         self.precisions = {name: QCheckBox(name) for name in engine.PRECISIONS}
         self.precisions["auto"].setChecked(True)
         self.precisions["auto"].setToolTip("bf16 or fp16 on a GPU, fp32 on the CPU")
@@ -81,7 +85,7 @@ class MatrixForm(QWidget):
         self.summary.setWordWrap(True)
 
         suites_box = _group("Suites", self.suites, self.suite_info, add_suite)
-        models_box = _group("Models", self.models, add_model)
+        models_box = _group("Models", self.models, add_model, add_remote)
         grid = QGridLayout()
         for i, box in enumerate(self.precisions.values()):
             grid.addWidget(box, i // 4, i % 4)
@@ -139,6 +143,8 @@ class MatrixForm(QWidget):
             if self.models.item(row).data(PATH_ROLE) == str(path):
                 self.models.item(row).setCheckState(Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked)
                 return
+        if label is None and remote.is_remote(str(path)):
+            label = remote_label(str(path))
         label = label or Path(path).name + (" (default)" if Path(path) == self.default_model else "")
         item = QListWidgetItem(label)
         item.setToolTip(str(path))
@@ -253,6 +259,11 @@ class MatrixForm(QWidget):
                 self.add_suite_file(path)
             except SuiteError as err:
                 self.error.emit(str(err))
+
+    def _ask_remote(self):
+        path = ask_remote(self.settings, self)
+        if path:
+            self.add_model(path)
 
     def _ask_model_folder(self):
         path, _ = QFileDialog.getOpenFileName(self, "Add a model: a .gguf file, or a folder's config.json", "",

@@ -12,7 +12,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QScrollArea, QSplitter, QVBoxLayout, QWidget
 
 from evals.errors import EvalError
-from evals.runner import engine_loader
+from evals.remote_backend import remote_loader
 from evals.suite import user_suites_dir
 
 from ..message_bar import MessageBar
@@ -28,13 +28,14 @@ from .tasks import Tasks
 class EvaluatePage(QWidget):
     job_ended = Signal(object)  # JobEnd, after the page has shown it
 
-    def __init__(self, context: AppContext, loader=engine_loader, items_per_batch: int = 8,
+    def __init__(self, context: AppContext, loader=None, items_per_batch: int = 8,
                  parent: QWidget | None = None):
-        """loader: how runs load models (evals.runner.Loader; tests pass wrappers)."""
+        """loader: how runs load models (evals.runner.Loader; tests pass wrappers); by default local models
+        through the engine and remote ones (URL#model) through their server."""
         super().__init__(parent)
         self.setObjectName("evaluatePage")
         self.context, self.history = context, context.history
-        self.host = RunHost(self.history, loader, items_per_batch)
+        self.host = RunHost(self.history, loader or remote_loader(), items_per_batch)
         self.tasks = Tasks(self)
         self.message_bar = MessageBar()
         self.form = MatrixForm(context.settings, context.default_model, user_suites_dir(self.history.path))
