@@ -373,6 +373,14 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(["eval", *argv])
     except KeyboardInterrupt:  # Ctrl-C while starting up (imports): nothing to report
         return 130
+    except SystemExit:  # argparse printed --help or a usage error; into a closed pipe, end quietly
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            return quiet_closed_stdout()
+        raise
+    except BrokenPipeError:
+        return quiet_closed_stdout()
     try:
         status = int(args.handler(args) or 0)
         sys.stdout.flush()  # a closed pipe shows up here, not as a warning at exit

@@ -67,7 +67,7 @@ class RunSettings:
 
         if self.precision not in PRECISIONS:
             raise RunError(f"unknown precision {self.precision!r}; choose from {', '.join(PRECISIONS)}")
-        if not DEVICE.fullmatch(str(self.device)):
+        if not DEVICE.fullmatch(str(self.device).strip().lower()):  # the engine ignores case and spaces
             raise RunError(f"unknown device {self.device!r}; use auto, cpu or cuda[:N]")
         for name in ("temperature", "top_p", "min_p", "repetition_penalty"):
             value = getattr(self, name)
