@@ -164,7 +164,7 @@ def _llama3_rope_factors(config: dict, head_dim: int) -> np.ndarray:
     return np.array(factors, dtype=np.float32)
 
 
-def _write_tokenizer(writer, checkpoint: Path):
+def _write_tokenizer(writer, checkpoint: Path, space_prefix: bool = True):
     data = json.loads((checkpoint / "tokenizer.json").read_text())
     tok_config = json.loads((checkpoint / "tokenizer_config.json").read_text())
     vocab = dict(data["model"]["vocab"])
@@ -191,7 +191,7 @@ def _write_tokenizer(writer, checkpoint: Path):
         writer.add_tokenizer_model("llama")
         writer.add_tokenizer_pre("default")
         writer.add_token_scores([-float(i) for i in range(len(tokens))])  # later pieces merge later
-        writer.add_add_space_prefix(True)
+        writer.add_add_space_prefix(space_prefix)  # Gemma's converter writes False
     writer.add_token_list(tokens)
     writer.add_token_types(types)
     for key, method in (("bos_token", writer.add_bos_token_id), ("eos_token", writer.add_eos_token_id),

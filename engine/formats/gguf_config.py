@@ -11,8 +11,9 @@ from ..errors import ModelFormatError, UnsupportedModelError
 
 
 def config_dict(metadata: dict, arch: str, model_type: str, tensor_names: set[str], vocab_rows: int,
-                where: str) -> dict:
-    """config.json-style dict for the engine's ModelConfig.from_dict."""
+                where: str, rope_factors: dict | None = None) -> dict:
+    """config.json-style dict for the engine's ModelConfig.from_dict. rope_factors: LongRoPE's
+    short_factor/long_factor lists, read from the file's rope_factors_* tensors (Phi-3)."""
 
     def get(key, default=None, required=False):
         value = metadata.get(f"{arch}.{key}", default)
@@ -26,7 +27,7 @@ def config_dict(metadata: dict, arch: str, model_type: str, tensor_names: set[st
     kv_heads = _scalar(get("attention.head_count_kv", heads), f"{arch}.attention.head_count_kv", where)
     head_dim = get("attention.key_length") or (hidden // heads if heads else 0)
     rotary_dims = get("rope.dimension_count")
-    if rotary_dims is not None and rotary_dims != head_dim:
+    if rotary_dims is not None and rotary_dims != head_dim and model_type != "phi3":
         raise UnsupportedModelError(f"{where} rotates {rotary_dims} of each head's {head_dim} dimensions "
                                     "(partial rotary); glasslm supports rotary over the whole head only")
     value_dim = get("attention.value_length")
@@ -59,10 +60,62 @@ def config_dict(metadata: dict, arch: str, model_type: str, tensor_names: set[st
         window = get("attention.sliding_window")
         if window:
             raw.update(use_sliding_window=True, sliding_window=window, max_window_layers=raw["num_hidden_layers"])
+    elif model_type in ("gemma2", "gemma3_text"):
+        raw.update(_gemma(get, model_type, raw, hidden, heads, head_dim))
+    elif model_type == "phi3":
+        raw.update(_phi3(get, head_dim, rotary_dims, rope_factors or {}))
+    elif model_type == "gpt2":
+        # convert_hf_to_gguf writes GPT-2's LayerNorm epsilon under the LayerNorm key, not the RMSNorm one
+        raw.update(layer_norm_epsilon=get("attention.layer_norm_epsilon", 1e-5), n_inner=raw["intermediate_size"],
+                   activation_function="gelu_new")
     scaling = _rope_scaling(get, raw["max_position_embeddings"], where)
     if scaling:
         raw["rope_scaling"] = scaling
     return raw
+
+
+def _gemma(get, model_type: str, raw: dict, hidden: int, heads: int, head_dim: int) -> dict:
+    """Gemma 2/3 settings as llama.cpp reads them: the score scale is 1/sqrt(head_dim) but for the 27B models
+    (46 layers for Gemma 2, 62 for Gemma 3), which scale by hidden/heads; an explicit attention.scale wins.
+    The sliding-window pattern is llama.cpp's default (every 2nd layer global for Gemma 2, every 6th for
+    Gemma 3) unless the file stores one."""
+    layers = raw["num_hidden_layers"]
+    big = layers == (46 if model_type == "gemma2" else 62)
+    scale = get("attention.scale")
+    scalar = 1.0 / scale ** 2 if scale else (hidden // heads if big else head_dim)
+    out = {"query_pre_attn_scalar": scalar, "hidden_activation": "gelu_pytorch_tanh"}
+    window = get("attention.sliding_window")
+    out["sliding_window"] = int(window) if window else None
+    pattern = get("attention.sliding_window_pattern")
+    if not window:
+        out["layer_types"] = ["full_attention"] * layers
+    elif isinstance(pattern, (list, tuple)):
+        out["layer_types"] = ["sliding_attention" if bool(p) else "full_attention" for p in pattern]
+    elif pattern:
+        out["layer_types"] = ["sliding_attention" if (i + 1) % int(pattern) else "full_attention"
+                              for i in range(layers)]
+    for key in ("attn_logit_softcapping", "final_logit_softcapping"):
+        if get(key) is not None:
+            out[key] = float(get(key))
+    if model_type == "gemma3_text":
+        out["rope_theta"] = get("rope.freq_base", 1_000_000.0)
+        out["rope_local_base_freq"] = get("rope.freq_base_swa", 10_000.0)
+    return out
+
+
+def _phi3(get, head_dim: int, rotary_dims, rope_factors: dict) -> dict:
+    """Phi-3: its original context, partial rotary, a sliding window (0: none) and LongRoPE from the factor
+    tensors with the converter's attention factor."""
+    out = {"original_max_position_embeddings": get("rope.scaling.original_context_length")}
+    if rotary_dims:
+        out["partial_rotary_factor"] = rotary_dims / head_dim
+    window = get("attention.sliding_window")
+    out["sliding_window"] = int(window) if window else None
+    if rope_factors:
+        out["rope_scaling"] = {"rope_type": "longrope", **rope_factors}
+        if get("rope.scaling.attn_factor") is not None:
+            out["rope_scaling"]["attention_factor"] = float(get("rope.scaling.attn_factor"))
+    return out
 
 
 def _scalar(value, key: str, where: str):

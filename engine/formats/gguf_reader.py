@@ -4,7 +4,8 @@ Reads the file with the `gguf` package (llama.cpp's own reader, memory-mapped): 
 config (gguf_config.py) and a tokenizer (gguf_tokenizer.py), tensor names mapped to the
 engine's through gguf_tables.TENSOR_NAMES, and each tensor dequantized on demand with gguf's own
 dequantization, one at a time, so peak memory stays near the loaded model's size. llama.cpp's
-converter permutes the q/k rows of `llama` models for its rotary layout; that is undone here.
+converter permutes the q/k rows of `llama` models for its rotary layout, and adds 1 to Gemma's
+norm gains; both are undone here. Phi-3's LongRoPE factors, stored as tensors, go into the config.
 Quantized blocks are also offered raw (`read_packed`) for kernels that compute on them.
 It builds no network.
 """
@@ -19,7 +20,8 @@ import torch
 
 from ..errors import ModelFormatError, UnsupportedModelError
 from .gguf_config import config_dict
-from .gguf_tables import ARCHITECTURES, TENSOR_NAMES, TENSOR_TYPES
+from .gguf_tables import (ARCHITECTURE_TENSOR_NAMES, ARCHITECTURES, NORM_PLUS_ONE, ROPE_FACTOR_TENSORS,
+                          TENSOR_NAMES, TENSOR_TYPES)
 from .gguf_tokenizer import build_tokenizer
 from .source import ModelSource, TensorSpec
 
@@ -49,6 +51,7 @@ def open_gguf(path: Path) -> ModelSource:
     model_type = ARCHITECTURES[arch]
     by_engine_name: dict[str, object] = {}
     rope_freqs = None
+    rope_factors = {}  # LongRoPE's short/long factor lists
     for tensor in reader.tensors:
         kind = tensor.tensor_type.name
         if kind not in TENSOR_TYPES:
@@ -57,12 +60,15 @@ def open_gguf(path: Path) -> ModelSource:
         if tensor.name == ROPE_FREQS:
             rope_freqs = tensor
             continue
-        by_engine_name[engine_name(tensor.name)] = tensor
+        if tensor.name in ROPE_FACTOR_TENSORS:
+            rope_factors[ROPE_FACTOR_TENSORS[tensor.name]] = _dequantized(tensor, None, where).reshape(-1).tolist()
+            continue
+        by_engine_name[engine_name(tensor.name, arch)] = tensor
     embedding = by_engine_name.get("model.embed_tokens.weight")
     if embedding is None:
         raise ModelFormatError(f"{where} has no token_embd.weight tensor; the file is incomplete")
     vocab_rows = int(embedding.shape[1]) if len(embedding.shape) == 2 else 0
-    raw = config_dict(metadata, arch, model_type, set(by_engine_name), vocab_rows, where)
+    raw = config_dict(metadata, arch, model_type, set(by_engine_name), vocab_rows, where, rope_factors)
     config = config_from_dict(raw, f"{where} (its metadata)")
     tokenizer = build_tokenizer(metadata, where, eos_extra=config.eos_token_ids)
     permute = {}
@@ -77,7 +83,10 @@ def open_gguf(path: Path) -> ModelSource:
         for name in names:
             tensor = by_engine_name.get(name)
             if tensor is not None:
-                yield name, _dequantized(tensor, permute.get(name), where)
+                values = _dequantized(tensor, permute.get(name), where)
+                if arch in NORM_PLUS_ONE and name.endswith("norm.weight"):
+                    values = values - 1  # exact: the stored gains lie near 1
+                yield name, values
 
     def read_blocks(name):
         tensor = by_engine_name[name]
@@ -120,14 +129,16 @@ def _generation_defaults(metadata: dict) -> dict:
     return found
 
 
-def engine_name(gguf_name: str) -> str:
-    """`blk.3.attn_q.weight` -> `model.layers.3.self_attn.q_proj.weight`; unknown names stay as they are."""
+def engine_name(gguf_name: str, arch: str = "llama") -> str:
+    """`blk.3.attn_q.weight` -> `model.layers.3.self_attn.q_proj.weight` (with the architecture's own
+    meanings first, see ARCHITECTURE_TENSOR_NAMES); unknown names stay as they are."""
+    names = {**TENSOR_NAMES, **ARCHITECTURE_TENSOR_NAMES.get(arch, {})}
     parts = gguf_name.split(".")
     if len(parts) > 2 and parts[0] == "blk" and parts[1].isdigit():
         pattern = "blk.{i}." + ".".join(parts[2:])
-        target = TENSOR_NAMES.get(pattern)
+        target = names.get(pattern)
         return target.format(i=parts[1]) if target else gguf_name
-    return TENSOR_NAMES.get(gguf_name, gguf_name)
+    return names.get(gguf_name, gguf_name)
 
 
 def _open_reader(path: Path):
