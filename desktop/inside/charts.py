@@ -75,11 +75,13 @@ class HeatGrid(QWidget):
         font = painter.font()
         font.setPointSizeF(7.5)
         painter.setFont(font)
-        step = max(1, int(math.ceil(11 / h)))  # skip labels that would overlap
+        last = -math.inf
         for i, label in enumerate(self.row_labels):
-            if i % step == 0:
-                painter.drawText(QRectF(0, self.top + i * h, self.left - 4, max(h, 11)),
+            y = self.top + i * h
+            if label and y - last >= 11:  # skip labels that would overlap the one above
+                painter.drawText(QRectF(0, y, self.left - 4, max(h, 11)),
                                  Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, label)
+                last = y
         step = max(1, int(math.ceil(28 / w)))
         for j, label in enumerate(self.col_labels):
             if j % step == 0:

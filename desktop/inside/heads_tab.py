@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
 
@@ -64,6 +64,7 @@ class HeadsTab(QWidget):
         for kind in KINDS:
             color, letter, meaning = KIND_STYLE[kind]
             swatch = QLabel(f"&nbsp;{letter} {kind}&nbsp;")
+            swatch.setTextFormat(Qt.TextFormat.RichText)
             swatch.setToolTip(meaning)
             swatch.setStyleSheet(f"background: {color.name()}; border-radius: 3px;")
             legend.addWidget(swatch)

@@ -21,7 +21,7 @@ from ..inspect.token_view import percent, probability_color, visible
 from .subject import SubjectTokens, subject_tokens
 
 TOP_K = 5
-CELL_W, CELL_H, LABEL_W = 62.0, 19.0, 78.0
+CELL_W, CELL_H, LABEL_W = 58.0, 15.0, 78.0
 
 
 @dataclass(frozen=True)
@@ -38,6 +38,11 @@ def lens_job(subject):
         texts = {int(i): model.tokenizer.token_text(int(i)) for i in lens.token_ids.unique().tolist()}
         return LensResult(tokens, lens, texts)
     return job
+
+
+def share(p: float) -> str:
+    """A probability as a percentage: whole percents from 10%, two significant digits below."""
+    return f"{p:.0%}" if p >= 0.1 else percent(p)
 
 
 def row_name(row: int, n_rows: int) -> str:
@@ -130,7 +135,7 @@ class LensTab(QWidget):
                            "guesses a next token; watch the guess settle as the layers go up.")
         self.note.setWordWrap(True)
         self.grid = LensGrid()
-        scroll = QScrollArea()
+        self.scroll = scroll = QScrollArea()
         scroll.setWidget(self.grid)
         self.detail_title = QLabel("Click a column to see every layer's top 5 at that position.")
         self.detail_title.setWordWrap(True)
@@ -143,10 +148,9 @@ class LensTab(QWidget):
         col.addWidget(self.detail_title)
         col.addWidget(self.detail, 1)
         split = QSplitter()
-        split.setOrientation(Qt.Orientation.Vertical)
         split.addWidget(scroll)
         split.addWidget(bottom)
-        split.setSizes([520, 260])
+        split.setSizes([640, 460])
         layout = QVBoxLayout(self)
         layout.addWidget(self.note)
         layout.addWidget(split, 1)
@@ -167,7 +171,13 @@ class LensTab(QWidget):
             f"predict next if it stopped after that layer (read through the final norm and output head). Bold: "
             f"the same token as the final prediction. The layer below the output already agrees at {agree} of "
             f"{t} positions. Color: probability (red low, green high).")
-        self.show_position(self.grid.selected if self.grid.selected >= 0 else t - 1)
+        start, end = result.tokens.span
+        if start > 0 and end == t:  # an answer after a prompt: where its first token is predicted
+            column = start - 1
+        else:
+            column = self.grid.selected if 0 <= self.grid.selected < t else t - 1
+        self.show_position(column)
+        self.scroll.ensureVisible(int(LABEL_W + CELL_W * (column + 0.5)), 0, int(CELL_W * 3), 0)
         self.computed.emit()
 
     def show_position(self, col: int):
@@ -185,11 +195,11 @@ class LensTab(QWidget):
         self.detail.setRowCount(rows)
         self.detail.setVerticalHeaderLabels([row_name(r, rows) for r in range(rows)])
         for r in range(rows):
-            item = QTableWidgetItem(percent(float(lens.final_token_probs[r, col])))
+            item = QTableWidgetItem(share(float(lens.final_token_probs[r, col])))
             self.detail.setItem(r, 0, item)
             for k in range(lens.token_ids.shape[-1]):
                 token_id, p = int(lens.token_ids[r, col, k]), float(lens.probs[r, col, k])
-                cell = QTableWidgetItem(f"{visible(texts[token_id])!r} {percent(p)}")
+                cell = QTableWidgetItem(f"{visible(texts[token_id])!r} {share(p)}")
                 cell.setBackground(probability_color(p))
                 self.detail.setItem(r, k + 1, cell)
         self.detail.resizeColumnsToContents()

@@ -37,7 +37,7 @@ def positions_job(subject):
         info = position_info(model)
         tokens = subject_tokens(model, subject)
         weights = model.attention(tokens.ids)  # (L, H, T, T)
-        distance = attention_by_distance(weights, MAX_DISTANCE).numpy()
+        distance = attention_by_distance(weights, MAX_DISTANCE, skip_first=True).numpy()
         similarity = learned_position_similarity(model, LEARNED_SHOWN).numpy() if info.kind == "learned" else None
         return PositionsResult(info, distance, len(tokens.ids), similarity)
     return job
@@ -118,13 +118,14 @@ class PositionsTab(QWidget):
             self.wavelengths.set_series(series, references, "dimension pair → wavelength in tokens (log scale)")
         L, H, D = result.by_distance.shape
         rows = result.by_distance.reshape(L * H, D)
-        labels = [f"L{l + 1} H{h + 1}" if h == 0 else f"H{h + 1}" for l in range(L) for h in range(H)]
-        self.distance.set_matrix(rows / max(float(rows.max()), 1e-9), labels, [str(d) for d in range(D)])
+        labels = [f"layer {l + 1}" if h == 0 else "" for l in range(L) for h in range(H)]
+        scaled = rows / np.maximum(rows.max(axis=1, keepdims=True), 1e-9)  # each head on its own scale
+        self.distance.set_matrix(scaled, labels, [str(d) for d in range(D)])
         self.distance_note.setText(
-            f"<b>Attention by relative distance</b> on the current text ({result.n_tokens} tokens): each row is a "
-            f"head (layer L, head H), each column a distance d = 0 (itself), 1 (the previous token) … {D - 1}; darker "
-            "= more of the head's attention lands d tokens back. Rotary models score by distance, so heads "
-            "specialise: a dark column 1 is a previous-token head.")
+            f"<b>Attention by relative distance</b> on the current text ({result.n_tokens} tokens): one row per head "
+            f"({H} per layer), one column per distance d = 0 (itself), 1 (the previous token) … {D - 1}; darker = "
+            "more of that head's attention lands d tokens back (each row on its own scale; the first token is left "
+            "out, since most heads park attention there: see Heads). A dark column 1 is a previous-token head.")
         self.computed.emit()
 
     def _on_hover(self, row: int, col: int):

@@ -72,6 +72,11 @@ class QuantTab(QWidget):
         layout.addWidget(self.note)
         layout.addWidget(self.table, 1)
         self.result: PrecisionComparison | None = None
+        page.host.loaded.connect(self._choose_other)
+
+    def _choose_other(self, loaded):
+        """Compare a quantized model with fp32 (what its weights were before), an fp32 one with nf4."""
+        self.precision.setCurrentText("nf4" if loaded.info.precision == "fp32" else "fp32")
 
     def refresh(self, subject):
         self.note.setText("Loading the second precision…")

@@ -13,8 +13,8 @@ from pathlib import Path
 from PySide6.QtCore import QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPen
 from PySide6.QtWidgets import (
-    QComboBox, QFileDialog, QFrame, QGridLayout, QHBoxLayout, QLabel, QPushButton, QScrollArea, QToolTip,
-    QVBoxLayout, QWidget,
+    QComboBox, QFileDialog, QFrame, QGridLayout, QHBoxLayout, QLabel, QPushButton, QScrollArea, QSpacerItem,
+    QToolTip, QVBoxLayout, QWidget,
 )
 
 from engine.inside.tokens import TokenBreakdown, load_tokenizer, token_breakdown
@@ -154,7 +154,7 @@ class TokensTab(QWidget):
         self.left, self.right = TokenColumn("Loaded model"), TokenColumn("Second tokenizer")
         self.other = QComboBox()
         self.other.setEditable(True)
-        self.other.setMinimumWidth(260)
+        self.other.setMinimumWidth(160)
         for path in default_models:
             self.other.addItem(path.stem if path.is_file() else path.name, str(path))
         browse = QPushButton("Other…")
@@ -162,15 +162,21 @@ class TokensTab(QWidget):
         legend = QHBoxLayout()
         for kind, color in KIND_COLORS.items():
             swatch = QLabel(f"&nbsp;{KIND_NAMES[kind]}&nbsp;")
+            swatch.setTextFormat(Qt.TextFormat.RichText)
             swatch.setStyleSheet(f"background: {color.name()}; border-radius: 3px;")
             legend.addWidget(swatch)
         legend.addStretch(1)
-        legend.addWidget(QLabel("Compare with"))
-        legend.addWidget(self.other)
-        legend.addWidget(browse)
+        chooser = QHBoxLayout()
+        chooser.addWidget(QLabel("Compare with"))
+        chooser.addWidget(self.other, 1)
+        chooser.addWidget(browse)
         columns = QGridLayout()
-        columns.addWidget(self.left, 0, 0)
-        columns.addWidget(self.right, 0, 1)
+        columns.addItem(QSpacerItem(0, 0), 0, 0)
+        columns.addLayout(chooser, 0, 1)
+        columns.addWidget(self.left, 1, 0)
+        columns.addWidget(self.right, 1, 1)
+        columns.setColumnStretch(0, 1)
+        columns.setColumnStretch(1, 1)
         layout = QVBoxLayout(self)
         layout.addWidget(self.note)
         layout.addLayout(legend)
@@ -196,6 +202,7 @@ class TokensTab(QWidget):
 
     def refresh(self, subject):
         self._pending = 2
+        self._avoid_loaded_model()
         text, special = subject.text, subject.special_tokens
         self.page.jobs.run("tokens", lambda model, _p: token_breakdown(model.tokenizer, text, special),
                            "tokenizing", lambda b: self._show(self.left, b, f"{self.page.model_name()}"),
@@ -211,6 +218,19 @@ class TokensTab(QWidget):
         name = Path(path).stem if path else "second tokenizer"
         self.page.jobs.run("tokens-other", other, f"reading the tokenizer of {path}",
                            lambda b: self._show(self.right, b, name), self._other_failed)
+
+    def _avoid_loaded_model(self):
+        """Compare with a listed model other than the loaded one (the same tokenizer twice shows nothing)."""
+        info = self.page.host.info
+        if info is None or self.other.currentData() is None or \
+                Path(str(self.other.currentData())).resolve() != Path(info.path).resolve():
+            return
+        for i in range(self.other.count()):
+            if Path(str(self.other.itemData(i))).resolve() != Path(info.path).resolve():
+                self.other.blockSignals(True)
+                self.other.setCurrentIndex(i)
+                self.other.blockSignals(False)
+                return
 
     def _show(self, column: TokenColumn, breakdown: TokenBreakdown, title: str):
         column.show(breakdown, title)

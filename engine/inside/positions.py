@@ -84,12 +84,19 @@ def learned_position_similarity(model, positions: int = 128) -> torch.Tensor:
     return (unit @ unit.T).cpu()  # (P, P)
 
 
-def attention_by_distance(weights: torch.Tensor, max_distance: int | None = None) -> torch.Tensor:
+def attention_by_distance(weights: torch.Tensor, max_distance: int | None = None,
+                          skip_first: bool = False) -> torch.Tensor:
     """weights (L, H, T, T) attention probabilities -> (L, H, D): for each distance d = 0 .. D-1, the
-    mean weight a query puts on the token d positions before it (over the queries that have one)."""
+    mean weight a query puts on the token d positions before it (over the queries that have one).
+    skip_first: leave out the first token as a key, so a head that parks its attention there (a
+    first-token sink, see heads.py) does not show up as attending "far back"."""
     if weights.dim() != 4 or weights.shape[-1] != weights.shape[-2]:
         raise EngineError("attention weights must be (layers, heads, T, T)")
     T = weights.shape[-1]
-    D = T if max_distance is None else max(1, min(max_distance, T))
-    rows = [torch.diagonal(weights, offset=-d, dim1=-2, dim2=-1).float().mean(-1) for d in range(D)]  # (L, H) each
+    first = 1 if skip_first else 0
+    D = T - first if max_distance is None else max(1, min(max_distance, T - first))
+    rows = []
+    for d in range(D):
+        diagonal = torch.diagonal(weights, offset=-d, dim1=-2, dim2=-1).float()  # (L, H, T-d): keys 0 .. T-d-1
+        rows.append(diagonal[..., first:].mean(-1))  # (L, H)
     return torch.stack(rows, dim=-1)  # (L, H, D)

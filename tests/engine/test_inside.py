@@ -146,6 +146,9 @@ def test_attention_by_distance_on_constructed_heads():
     assert d[0, 0].tolist() == pytest.approx([1 / 6, 5 / 5, 0, 0])  # only query 0 attends to itself
     # uniform: distance d is seen by queries d..T-1, each giving it 1/(i+1)
     assert d[0, 1, 2].item() == pytest.approx(np.mean([1 / (i + 1) for i in range(2, T)]))
+    skipped = attention_by_distance(weights, skip_first=True)  # the first token left out as a key
+    assert skipped.shape == (1, 2, T - 1) and skipped[0, 0, :2].tolist() == pytest.approx([0.0, 1.0])
+    assert skipped[0, 1, 2].item() == pytest.approx(np.mean([1 / (i + 1) for i in range(3, T)]))
 
 
 # ---- logit lens --------------------------------------------------------------------------------------
