@@ -1,5 +1,6 @@
 """The Chat page: model panel on top; conversation list, chat column and composer, and the
-Settings / Tokens / Attention tabs side by side.
+Settings / Tokens / Attention / Check tabs side by side ("Check this answer" samples more
+replies on the model worker and keeps the result with the message).
 
 It only wires widgets to a `ChatSession` (state, history writes) and a `ModelHost` (model
 work on the worker thread), and throttles Markdown re-rendering of the streaming reply to
@@ -15,6 +16,9 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QSplitter, QTab
 
 from evals.history import History
 
+from engine.inside.selfcheck import AnswerCheck
+
+from ..inside.check_view import CheckView, check_job
 from ..inspect.attention_view import AttentionView
 from ..inspect.token_view import TokenView
 from ..message_bar import MessageBar
@@ -52,6 +56,8 @@ class ChatPage(QWidget):
         self.tabs.addTab(self.settings_panel, "Settings")
         self.tabs.addTab(self.token_view, "Tokens")
         self.tabs.addTab(self.attention_view, "Attention")
+        self.check_view = CheckView()
+        self.tabs.addTab(self.check_view, "Check")
         self.session = ChatSession(host, history, lambda: (self.settings_panel.sampling(),
                                                            self.settings_panel.system_prompt()))
         self._layout()
@@ -61,6 +67,8 @@ class ChatPage(QWidget):
         self.render_timer.timeout.connect(self._render_streaming)
         self._attention_rid: int | None = None
         self._attention_title = ""
+        self._check_rid: int | None = None
+        self._check_message: int | None = None
         self._follow_live = False
         self._connect()
         QShortcut(QKeySequence.StandardKey.New, self, self.new_chat)
@@ -108,6 +116,8 @@ class ChatPage(QWidget):
         view.edit_requested.connect(self._begin_edit)
         view.tokens_requested.connect(self.show_tokens)
         view.attention_requested.connect(self.show_attention)
+        view.check_requested.connect(self.show_check)
+        self.check_view.run_requested.connect(lambda n, seed: self.check_answer(self.check_view.message_id, n, seed))
         view.regenerate_requested.connect(s.regenerate)
         view.branch_requested.connect(s.select_branch)
         self.conversations.open_requested.connect(s.open)
@@ -118,6 +128,8 @@ class ChatPage(QWidget):
         self.host.loaded.connect(lambda result: self.settings_panel.use_model_defaults(result.defaults))
         self.host.attention_ready.connect(self._on_attention)
         self.host.failed.connect(self._on_failed)
+        self.host.computed.connect(self._on_check_done)
+        self.host.progressed.connect(self._on_check_progress)
 
     # ---- actions ------------------------------------------------------------------------------
     def new_chat(self):
@@ -137,6 +149,42 @@ class ChatPage(QWidget):
         else:
             self._attention_title = f"Message {message_id}"
             self.attention_view.show_pending(self._attention_title)
+
+    def show_check(self, message_id: int):
+        """Show the stored check of a reply, or check it now when it has none."""
+        self.tabs.setCurrentWidget(self.check_view)
+        self.check_view.set_message(message_id)
+        message = self.session.tree.by_id.get(message_id) or {}
+        if message.get("check"):
+            self.check_view.show_check(AnswerCheck.from_dict(message["check"]), message.get("checked_at", ""))
+        else:
+            self.check_answer(message_id, self.check_view.samples_box.value(), self.check_view.seed_box.value())
+
+    def check_answer(self, message_id: int | None, n: int = 5, seed: int = 0) -> int | None:
+        """Sample n more answers to the conversation before the reply and score the reply against them."""
+        inputs = self.session.check_inputs(message_id) if message_id is not None else None
+        if inputs is None or self.host.info is None:
+            self.check_view.show_error("load a model and choose “Check” under a reply shown in the chat")
+            return None
+        if self._check_rid is not None:
+            self.host.cancel(self._check_rid)
+        before, reply_ids, content = inputs
+        self._check_message = message_id
+        self._check_rid = self.host.compute(check_job(before, reply_ids, content, n, seed), "checking the answer")
+        self.check_view.show_progress(f"Waiting for the model (sampling {n} answers)…")
+        return self._check_rid
+
+    def _on_check_progress(self, rid: int, text: str):
+        if rid == self._check_rid:
+            self.check_view.show_progress(text)
+
+    def _on_check_done(self, rid: int, check):
+        if rid != self._check_rid:
+            return
+        self._check_rid = None
+        self.session.save_check(self._check_message, check.to_dict(), check.summary())
+        if self.check_view.message_id == self._check_message:
+            self.check_view.show_check(check)
 
     def _send(self, text: str):
         if self.session.send(text):
@@ -193,6 +241,9 @@ class ChatPage(QWidget):
     def _on_failed(self, rid: int, message: str):
         if rid == self._attention_rid:
             self.attention_view.show_error(message)
+        if rid == self._check_rid:
+            self._check_rid = None
+            self.check_view.show_error(message)
 
     # ---- persistence ----------------------------------------------------------------------------
     def _offer_conversation_model(self, settings: dict):

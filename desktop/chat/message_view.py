@@ -98,6 +98,9 @@ class MessageWidget(QFrame):
         elif message_id is not None:
             self._button(buttons, "Tokens", lambda: view.tokens_requested.emit(message_id))
             self._button(buttons, "Attention", lambda: view.attention_requested.emit(message_id))
+            self._button(buttons, "Check", lambda: view.check_requested.emit(message_id))
+            self.buttons["Check"].setToolTip("Check this answer: sample more answers to the same conversation and "
+                                             "mark the sentences they do not repeat")
             if last_reply:
                 self._button(buttons, "Regenerate", view.regenerate_requested.emit)
         self.footer.setVisible(role == "assistant")
@@ -115,7 +118,8 @@ class MessageWidget(QFrame):
     def _footer_text(message: dict) -> str:
         if message.get("id") is None:
             return "writing…"
-        return f"{stats_summary(message.get('stats'))}  ·  {settings_summary(message.get('settings'))}"
+        checked = f"  ·  checked: {message['check_summary']}" if message.get("check_summary") else ""
+        return f"{stats_summary(message.get('stats'))}  ·  {settings_summary(message.get('settings'))}{checked}"
 
     def _button(self, layout, text, slot):
         button = QPushButton(text)
@@ -146,6 +150,7 @@ class ChatView(QScrollArea):
     edit_requested = Signal(int)
     tokens_requested = Signal(int)
     attention_requested = Signal(int)
+    check_requested = Signal(int)
     regenerate_requested = Signal()
     branch_requested = Signal(int)
 

@@ -3,7 +3,8 @@
 It keeps the open conversation (a `ConversationTree` read from `History`), the branch shown,
 and the reply being streamed; it sends chat requests to a `ModelHost` and writes to the
 history database: a user message as soon as it is sent (so nothing typed is lost), an
-assistant message once, when complete, with its settings, stats and tokens. It emits
+assistant message once, when complete, with its settings, stats and tokens, and a "Check this
+answer" result with the reply it checks. It emits
 signals the page redraws from. It does not draw and never calls the model directly.
 """
 from __future__ import annotations
@@ -226,13 +227,44 @@ class ChatSession(QObject):
         self.busy_changed.emit(True)
 
     def _reload(self, leaf: int | None = None):
-        self.tree = ConversationTree(self.history.messages(self.conversation_id))
+        messages = self.history.messages(self.conversation_id)
+        checks = self.history.answer_checks(self.conversation_id)
+        for message in messages:
+            if message["id"] in checks:  # the newest "Check this answer" result kept with the reply
+                row = checks[message["id"]]
+                message.update(check=row["check"], check_summary=row["summary"], checked_at=row["created_at"])
+        self.tree = ConversationTree(messages)
         self.leaf_id = leaf if leaf in self.tree.by_id else self.tree.newest_leaf()
         self.path_changed.emit()
 
     # ---- inspection helpers used by the page ------------------------------------------------------
     def tokens_of(self, message_id: int) -> list[engine.Token]:
         return tokens_from_json(self.tree.by_id[message_id].get("tokens"))
+
+    def check_inputs(self, message_id: int) -> tuple[list[dict], list[int], str] | None:
+        """What "Check this answer" needs for a shown reply: the messages before it (system prompt
+        included), its generated ids (empty when none were stored) and its text; None if not shown."""
+        path = self.path()
+        index = next((i for i, m in enumerate(path) if m["id"] == message_id), None)
+        if index is None or path[index]["role"] != "assistant":
+            return None
+        message = path[index]
+        system = (message.get("settings") or {}).get("system_prompt", self.settings_source()[1])
+        return (self.model_messages(path[:index], system), [t.id for t in self.tokens_of(message_id)],
+                message["content"])
+
+    def save_check(self, message_id: int, check: dict, summary: str) -> bool:
+        """Keep a check with its message in the history (and in the shown tree); False if it could not be saved."""
+        try:
+            self.history.add_answer_check(message_id, check, summary)
+        except HistoryError as err:
+            self.error.emit(f"the check could not be saved: {err}")
+            return False
+        message = self.tree.by_id.get(message_id)
+        if message is not None:
+            message.update(check=check, check_summary=summary)
+            self.path_changed.emit()
+        return True
 
     def attention_for(self, message_id: int) -> int | None:
         """Ask the host for the attention map of one shown message; returns the request id."""

@@ -163,6 +163,29 @@ class ChatStore:
             "WHERE messages_fts MATCH ? ORDER BY rank LIMIT ?", [match, limit])
 
     @sql
+    def add_answer_check(self, message_id: int, check: Any, summary: str = "") -> int:
+        """Keep a "Check this answer" result (a JSON-able dict) with the message it checks; returns its id."""
+        with write(self):
+            if self.db.execute("SELECT 1 FROM messages WHERE id = ?", [message_id]).fetchone() is None:
+                raise HistoryError(f"no message with id {message_id} in {self.path}")
+            return self.db.execute(
+                "INSERT INTO answer_checks (message_id, summary, check_json, created_at) VALUES (?, ?, ?, ?)",
+                [message_id, summary, to_json(check), now()]).lastrowid
+
+    @sql
+    def answer_checks(self, conversation_id: int) -> dict[int, dict]:
+        """The newest check of each checked message of a conversation: message id -> id, summary, check,
+        created_at."""
+        rows = self._all(
+            "SELECT a.id, a.message_id, a.summary, a.check_json, a.created_at FROM answer_checks a "
+            "JOIN messages m ON m.id = a.message_id WHERE m.conversation_id = ? ORDER BY a.id", [conversation_id])
+        out = {}
+        for row in rows:
+            row["check"] = from_json(row.pop("check_json"))
+            out[row.pop("message_id")] = row
+        return out
+
+    @sql
     def delete_conversation(self, conversation_id: int) -> None:
         with write(self):
             self.db.execute("DELETE FROM conversations WHERE id = ?", [conversation_id])

@@ -161,4 +161,21 @@ def m002_truncated_items(db: sqlite_utils.Database) -> None:
     _run(db, "ALTER TABLE eval_runs ADD COLUMN n_truncated INTEGER;")
 
 
-MIGRATIONS = [m001_initial, m002_truncated_items]
+def m003_answer_checks(db: sqlite_utils.Database) -> None:
+    # "Check this answer" results, kept with the assistant message they check (newest last).
+    _run(
+        db,
+        """
+        CREATE TABLE answer_checks (
+            id INTEGER PRIMARY KEY,
+            message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+            summary TEXT NOT NULL DEFAULT '',
+            check_json TEXT NOT NULL,
+            created_at TEXT NOT NULL
+        );
+        CREATE INDEX answer_checks_message ON answer_checks(message_id, id);
+        """
+    )
+
+
+MIGRATIONS = [m001_initial, m002_truncated_items, m003_answer_checks]
