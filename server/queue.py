@@ -66,6 +66,7 @@ class ModelQueue:
         self._lock = threading.Condition()
         self.waiting = 0
         self.running: str | None = None  # kind of the job on the model now
+        self._current: Job | None = None
         self.counts = collections.Counter()  # finished / cancelled / failed
         self.outcomes: collections.deque[Outcome] = collections.deque(maxlen=keep_outcomes)
 
@@ -113,6 +114,11 @@ class ModelQueue:
             return self._lock.wait_for(lambda: predicate(list(self.outcomes)), timeout)
 
     def close(self) -> None:
+        """Skip what waits, stop what runs (before its next token), and end the worker thread."""
+        with self._lock:
+            current = self._current
+        if current is not None:
+            current.cancel()
         self._executor.shutdown(wait=True, cancel_futures=True)
 
     # ---- the worker thread --------------------------------------------------------------------
@@ -120,6 +126,7 @@ class ModelQueue:
         with self._lock:
             self.waiting -= 1
             self.running = job.kind
+            self._current = job
         status = "failed"
         try:
             if job.cancelled.is_set():
@@ -136,6 +143,7 @@ class ModelQueue:
         finally:
             with self._lock:
                 self.running = None
+                self._current = None
                 self.counts[status] += 1
                 self.outcomes.append(Outcome(job.kind, status, tuple(job.stop_reasons), job.generated))
                 self._lock.notify_all()
