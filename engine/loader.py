@@ -109,11 +109,13 @@ def build_model(source: ModelSource, device: str, precision: str, decode: str, q
             compute_dtype = INT4_COMPUTE_DTYPE
             load_int4(network, source, compute_dtype, target)
         elif chosen in QUANTIZED or quant:
-            from . import quantize
+            from . import prequantized, quantize
 
             compute_dtype = quantize.compute_dtype(target, quant_options.get("compute_dtype"))
-            quantize.load_quantized(network, source, chosen, target, compute_dtype, quant_options,
-                                    prequantized_config=quant)
+            if quant:
+                prequantized.load_stored(network, source, chosen, target, compute_dtype, quant_options)
+            else:
+                quantize.load_quantized(network, source, chosen, target, compute_dtype, quant_options)
         else:
             compute_dtype = FLOAT_DTYPES[chosen]
             fill_float(network, source.read(expected), compute_dtype, target)

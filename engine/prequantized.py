@@ -65,6 +65,17 @@ def stored_precision_for(quant: dict, entries, expected: dict, requested: str) -
     return stored
 
 
+def load_stored(network: nn.Module, source, precision: str, device: torch.device, dtype: torch.dtype,
+                raw_options: dict):
+    """Swap the projections for bitsandbytes layers and fill them with the stored quantized bytes."""
+    from .quantize import QuantOptions, swap_projections
+
+    options = options_from_config(source.quantization_config, QuantOptions.from_kwargs(raw_options))
+    swap_projections(network, precision, options, dtype, device)
+    wanted = {name for name, _ in network.named_parameters()}
+    load_prequantized(network, source, precision, device, dtype, wanted)
+
+
 def options_from_config(quant: dict, options):
     return replace(options, int8_threshold=float(quant.get("llm_int8_threshold", options.int8_threshold)),
                    double_quant=bool(quant.get("bnb_4bit_use_double_quant", False)))

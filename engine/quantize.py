@@ -100,22 +100,13 @@ def swap_projections(network: nn.Module, precision: str, options: QuantOptions, 
 
 
 def load_quantized(network: nn.Module, source, precision: str, device: torch.device,
-                   dtype: torch.dtype, raw_options: dict, prequantized_config: dict | None = None):
+                   dtype: torch.dtype, raw_options: dict):
     """Swap the projections, then stream every tensor of `source` (a formats.ModelSource) in,
-    quantizing projection weights on arrival."""
+    quantizing projection weights on arrival (pre-quantized folders: prequantized.load_stored)."""
     options = QuantOptions.from_kwargs(raw_options)
     b = bnb()
-    if prequantized_config:
-        from .prequantized import options_from_config
-
-        options = options_from_config(prequantized_config, options)
     swap_projections(network, precision, options, dtype, device)
     wanted = {name for name, _ in network.named_parameters()}
-    if prequantized_config:
-        from .prequantized import load_prequantized
-
-        load_prequantized(network, source, precision, device, dtype, wanted)
-        return
     for name, tensor in checked(source.read(n for n in source.tensors if n in wanted)):
         module_name, _, attr = name.rpartition(".")
         module = network.get_submodule(module_name)
