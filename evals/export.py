@@ -85,6 +85,8 @@ def truncation_note(run: dict) -> str:
 
 def report_text(report: dict) -> str:
     out = ["overall", metrics_table(report["overall"])]
+    if report.get("per_part_only"):  # they mean different things in different parts (evals/report.py)
+        out.append(f"per part only: {', '.join(report['per_part_only'])} (scored differently in different parts)")
     for part, metrics in report.get("parts", {}).items():
         out += ["", f"part {part}", metrics_table(metrics)]
     b = report.get("bootstrap", {})

@@ -32,7 +32,7 @@ SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
 # characters (a decline comes first; a later "I don't know" inside an invented biography
 # should not rescue it).
 ABSTENTION_PHRASES = (
-    "i don't know", "i do not know", "i'm not sure", "i am not sure", "not sure",
+    "i don't know", "i do not know", "i know not", "i'm not sure", "i am not sure", "not sure",
     "i have no comment", "no comment", "i cannot answer", "i can't answer", "cannot be answered",
     "i'm not aware", "i am not aware", "not aware of any", "i'm not familiar", "i am not familiar",
     "not familiar with", "never heard of", "i couldn't find", "i could not find", "i can't find",

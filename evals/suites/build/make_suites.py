@@ -31,7 +31,7 @@ from evals.suites.build import bias, facts, generation  # noqa: E402
 
 SUITES_DIR = Path(__file__).resolve().parent.parent
 SUITE_IDS = ("hallucination", "bias", "prompt-sensitivity", "calibration")
-SUITE_VERSIONS = {"hallucination": "1", "bias": "1", "prompt-sensitivity": "1", "calibration": "1"}
+SUITE_VERSIONS = {"hallucination": "2", "bias": "1", "prompt-sensitivity": "1", "calibration": "1"}
 
 
 def _rng(*parts: str) -> random.Random:
