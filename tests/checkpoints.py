@@ -104,6 +104,53 @@ GPT2_SPECIALS = ["<|endoftext|>"]
 
 ARCHS = ("llama", "mistral", "qwen2", "qwen3", "gemma2", "gemma3", "phi3", "gpt2")
 
+# LongRoPE factor lists for 8 rotated pairs (head size 16), and for 4 (partial rotary 0.5)
+SHORT = [1.0, 1.0, 1.05, 1.1, 1.2, 1.3, 1.5, 1.7]
+LONG = [1.0, 1.2, 1.6, 2.2, 3.0, 4.5, 6.0, 8.0]
+
+
+def longrope(original, short=SHORT, long=LONG):
+    return {"rope_scaling": {"type": "longrope", "short_factor": short, "long_factor": long},
+            "original_max_position_embeddings": original}
+
+
+# Gemma 2, Gemma 3, Phi-3 and GPT-2 configurations checked against transformers (tests/engine/
+# test_parity_architectures.py, benchmarks/parity_report.py)
+ARCHITECTURE_VARIANTS = [
+    # Gemma 2: sliding window 16 on even layers (shorter than the test sequences); soft-capping at transformers'
+    # defaults (50, 30), strong enough to bend the scores (2, 3), and off
+    ("gemma2", {}),
+    ("gemma2", {"attn_logit_softcapping": 2.0, "final_logit_softcapping": 3.0}),
+    ("gemma2", {"attn_logit_softcapping": None, "final_logit_softcapping": None}),
+    ("gemma2", {"num_key_value_heads": 1, "query_pre_attn_scalar": 24, "num_hidden_layers": 3, "legacy": True}),
+    # Gemma 3: sliding, sliding, global; local rope base 10k, global 1M; linear rope scaling on global layers
+    # (Gemma 3 4B's); the 4.x spelling with sliding_window_pattern; final soft-capping; a window of 7
+    ("gemma3", {}),
+    ("gemma3", {"rope_scaling": {"rope_type": "linear", "factor": 8.0}}),
+    ("gemma3", {"num_hidden_layers": 4, "sliding_window_pattern": 4, "rope_local_base_freq": 500.0,
+                "rope_scaling": {"rope_type": "linear", "factor": 4.0}, "legacy": True}),
+    ("gemma3", {"sliding_window": 7, "final_logit_softcapping": 5.0, "num_key_value_heads": 4}),
+    # Phi-3: plain; LongRoPE with the sequence crossing original_max_position_embeddings (32: the 48-token
+    # forward uses the long factors, greedy decoding crosses it; 64: short factors, greedy crosses);
+    # a sliding window; partial rotary with a tied head (Phi-4-mini's layout); the 4.x spelling
+    ("phi3", {}),
+    ("phi3", longrope(32)),
+    ("phi3", longrope(64)),
+    ("phi3", {"sliding_window": 24}),
+    ("phi3", {"partial_rotary_factor": 0.5, "tie_word_embeddings": True,
+              **longrope(32, SHORT[::2], LONG[::2])}),
+    ("phi3", {**longrope(40), "legacy": True}),
+    # GPT-2: tied head; a context just past the tests' sequences and a wider stream (heads of 24);
+    # an untied head; attention scaled by layer (GPT-2 options) with exact GELU; openai-community/gpt2's
+    # file layout (no "transformer." prefix, mask buffers saved)
+    ("gpt2", {}),
+    ("gpt2", {"n_positions": 80, "n_embd": 96}),
+    ("gpt2", {"tie_word_embeddings": False}),
+    ("gpt2", {"scale_attn_by_inverse_layer_idx": True, "reorder_and_upcast_attn": True,
+              "activation_function": "gelu"}),
+    ("gpt2", {"legacy": True}),
+]
+
 # per architecture: tokenizer style, specials, (bos, eos, unk), chat template
 TOKENIZERS = {
     "gemma2": ("gemma", GEMMA_SPECIALS, ("<bos>", "<eos>", "<unk>"), GEMMA2_TEMPLATE),

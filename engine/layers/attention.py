@@ -23,14 +23,13 @@ def softmax_attention(q, k, v, mask, scale: float, softcap: float | None):
     """Softmax(q k^T * scale [soft-capped], masked) v, written out; returns (output, weights (.., t, S) fp32).
 
     q (B, h, t, D), k and v (B, h, S, D); mask broadcastable to (t, S), True where a key is visible
-    (None: causal, the queries being the last t positions)."""
-    t, S = q.shape[-2], k.shape[-2]
+    (None: every key)."""
     scores = (q @ k.transpose(-1, -2)) * scale  # (B, h, t, S)
     if softcap is not None:
         scores = torch.tanh(scores / softcap) * softcap
-    if mask is None:
-        mask = torch.ones(t, S, dtype=torch.bool, device=q.device).tril(S - t)
-    weights = scores.masked_fill(~mask, float("-inf")).softmax(-1, dtype=torch.float32)  # (B, h, t, S)
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    weights = scores.softmax(-1, dtype=torch.float32)  # (B, h, t, S)
     return weights.to(v.dtype) @ v, weights  # (B, h, t, D)
 
 
@@ -39,20 +38,19 @@ def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, keys: KeyRange, sc
            capture: list | None = None) -> torch.Tensor:
     """Attention of queries q (B, T, H, D) over cached keys/values k, v (B, Hkv, S, D) -> (B, T, H*D).
 
-    scale None is 1/sqrt(D); capture appends the weights (B, H, T, S); static: the one-token step over
-    the whole fixed-size cache, masked by keys.mask."""
+    scale None is 1/sqrt(D); capture appends the weights (B, H, T, S) (computed in fp32); upcast computes
+    in fp32; static: the one-token step over the whole fixed-size cache, masked by keys.mask."""
     B, T, H, D = q.shape
     Hkv = k.shape[1]
-    explicit = capture is not None or softcap is not None or upcast or static
+    written_out = capture is not None or softcap is not None or upcast or static
     if T == 1 and capture is None:
         # One query per sequence: fold each KV head's query heads into the query axis, so grouped-query
         # attention reads the cache without copying it, and keep only the keys its window allows.
         q = q.reshape(B, Hkv, H // Hkv, D)  # (B, Hkv, n_rep, D)
         if keys.first:
             k, v = k[:, :, keys.first:], v[:, :, keys.first:]  # (B, Hkv, S', D)
-        if explicit:
-            mask = keys.mask if keys.mask is not None else True
-            y, _ = _softmax_attention_maybe_upcast(q, k, v, mask, scale, softcap, upcast)  # (B, Hkv, n_rep, D)
+        if written_out:  # keys.mask (1, S) in the static step; otherwise every key left is visible
+            y, _ = _written_out(q, k, v, keys.mask, scale, softcap, upcast)  # (B, Hkv, n_rep, D)
         else:
             y = F.scaled_dot_product_attention(q, k, v, scale=scale)  # (B, Hkv, n_rep, D)
         return y.reshape(B, 1, H * D)  # (B, 1, H*D)
@@ -60,21 +58,22 @@ def attend(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, keys: KeyRange, sc
     if H != Hkv:
         k = k.repeat_interleave(H // Hkv, dim=1)  # (B, H, S, D)
         v = v.repeat_interleave(H // Hkv, dim=1)  # (B, H, S, D)
-    if explicit:
-        y, weights = _softmax_attention_maybe_upcast(q, k, v, keys.mask, scale, softcap, upcast or capture is not None)
+    if written_out:
+        S = k.shape[2]
+        mask = keys.mask if keys.mask is not None else torch.ones(T, S, dtype=torch.bool, device=q.device).tril(S - T)
+        y, weights = _written_out(q, k, v, mask, scale, softcap, upcast or capture is not None)  # (B, H, T, D)
         if capture is not None:
             capture.append(weights)
     elif keys.mask is None:
-        y = F.scaled_dot_product_attention(q, k, v, is_causal=T > 1, scale=scale)  # (B, H, T, D)
+        y = F.scaled_dot_product_attention(q, k, v, is_causal=True, scale=scale)  # (B, H, T, D)
     else:
         y = F.scaled_dot_product_attention(q, k, v, attn_mask=keys.mask, scale=scale)  # (B, H, T, D)
     return y.transpose(1, 2).reshape(B, T, H * D)  # (B, T, H*D)
 
 
-def _softmax_attention_maybe_upcast(q, k, v, mask, scale, softcap, upcast):
+def _written_out(q, k, v, mask, scale, softcap, upcast):
+    """softmax_attention with the default scale, in fp32 when upcast (the result back in v's dtype)."""
     scale = q.shape[-1] ** -0.5 if scale is None else scale
-    if mask is True:
-        mask = torch.ones(1, k.shape[-2], dtype=torch.bool, device=q.device)  # every (windowed) key
     if not upcast:
         return softmax_attention(q, k, v, mask, scale, softcap)
     y, weights = softmax_attention(q.float(), k.float(), v.float(), mask, scale, softcap)
