@@ -50,7 +50,7 @@ class Transformer(nn.Module):
         self.rope_kinds = sorted({config.rope_kind_of(i) for i in range(config.num_hidden_layers)} - {None})
         # LongRoPE picks its factors by the length a sequence has reached (see reencodes)
         self.switches_rope = config.positions == "rope" and config.rope.rope_type == "longrope"
-        self._embed_scale: torch.Tensor | None = None
+        self._embed_scale: dict[torch.dtype, float] = {}  # Gemma's embedding scale, rounded per dtype
 
     def fuse_projections(self):
         """Stack q/k/v and gate/up weights so each runs as one matmul (call once the weights are loaded;
@@ -88,10 +88,10 @@ class Transformer(nn.Module):
         x = self.model.embed_tokens(input_ids)  # (B, T, C)
         c = self.config
         if c.embedding_scale is not None:
-            if self._embed_scale is None or self._embed_scale.dtype != x.dtype or self._embed_scale.device != x.device:
+            if x.dtype not in self._embed_scale:
                 # as transformers: the fp32 scale rounded to the weights' dtype (sqrt(3072) becomes 55.5 in bf16)
-                self._embed_scale = torch.tensor(c.embedding_scale, dtype=torch.float32).to(x.device, x.dtype)
-            x = x * self._embed_scale
+                self._embed_scale[x.dtype] = float(torch.tensor(c.embedding_scale, dtype=torch.float32).to(x.dtype))
+            x = x * self._embed_scale[x.dtype]
         if c.positions == "learned":
             table = self.model.embed_positions.weight  # (P, C)
             if isinstance(start, torch.Tensor):

@@ -168,6 +168,24 @@ def test_longrope_factors_of_the_wrong_length_are_refused(checkpoint_factory, tm
         engine.load(folder, device="cpu", precision="fp32")
 
 
+@pytest.mark.parametrize("arch", ["gemma2", "gemma3", "phi3", "gpt2"])
+def test_bf16_logits_match_transformers_in_bf16(checkpoint_factory, arch):
+    """The compute-dtype details: Gemma's sqrt(hidden) rounded to bf16 as transformers rounds it (96 ->
+    9.8125), its norms scaling in fp32 before the cast, Llama-style norms casting first."""
+    path = checkpoint_factory(arch, **({} if arch == "gpt2" else {"hidden_size": 96}))
+    model = engine.load(path, device="cpu", precision="bf16")
+    ref = transformers.AutoModelForCausalLM.from_pretrained(path, dtype=torch.bfloat16).eval()
+    ids = torch.randint(0, model.info.vocab_size, (1, 40), generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        theirs = ref(ids).logits.float()
+        their_embeddings = ref.get_input_embeddings()(ids)
+        if arch == "gpt2":  # plus its learned positions
+            their_embeddings = their_embeddings + ref.transformer.wpe(torch.arange(ids.shape[1]))
+    assert torch.equal(model.network.embed(ids, 0), their_embeddings)
+    ours = model.logits(ids)
+    assert (ours - theirs).abs().max().item() <= theirs.abs().max().item() * 2 ** -8  # about one bf16 step
+
+
 def test_compiled_step_matches_eager_across_the_sliding_window(checkpoint_factory):
     """torch.compile over the static step with soft-capped scores and alternating windows (Gemma 2); the
     other architectures' static steps are checked above, the compile itself is the same function."""
