@@ -34,6 +34,8 @@ VARIANTS = [
     ("llama", {"rope_scaling": {"rope_type": "yarn", "factor": 8.0, "original_max_position_embeddings": 32,
                                 "mscale": 0.707, "mscale_all_dim": 1.0, "beta_fast": 16}}),
     ("qwen3", {}),
+    # Qwen's sliding window on the layers from max_window_layers on only (layer 0 full, layer 1 windowed)
+    ("qwen2", {"use_sliding_window": True, "sliding_window": 12, "max_window_layers": 1}),
 ]
 
 
