@@ -188,7 +188,7 @@ def cmd_runs(args) -> int:
     for r in runs:
         s = r.get("settings") or {}
         main = _headline(r.get("metrics"))
-        rows.append([str(r["id"]), r["status"], r["suite_id"], Path(r.get("model_path") or "?").name,
+        rows.append([str(r["id"]), r["status"], r["suite_id"], fmt.model_name(r.get("model_path")),
                      str(s.get("precision", "?")), str(s.get("temperature", "?")), str(r["seed"]),
                      f"{r['n_done']}/{r['n_items']}", r["started_at"][:19].replace("T", " "), main])
     print(fmt.table(rows, ["run", "status", "suite", "model", "precision", "T", "seed", "items", "started (UTC)",

@@ -51,9 +51,18 @@ def metrics_table(metrics: dict) -> str:
                  ["metric", "value [95% CI]", "n"])
 
 
+def model_name(path: str | None) -> str:
+    """What to call a run's model: its folder's or file's name, or "model @ host:port" for one on a server."""
+    text = path or "?"
+    if text.startswith(("http://", "https://")):
+        url, _, model = text.partition("#")
+        return f"{model or 'served model'} @ {url.split('://', 1)[1].split('/', 1)[0]}"
+    return Path(text).name
+
+
 def run_title(run: dict) -> str:
     s = run.get("settings") or {}
-    model = Path(run.get("model_path") or "?").name
+    model = model_name(run.get("model_path"))
     return (f"run {run['id']}: {run['suite_id']} v{run['suite_version']} | {model} | {s.get('precision', '?')} | "
             f"T={s.get('temperature', '?')} | seed {run.get('seed')} | {run['status']}")
 

@@ -117,21 +117,44 @@ class Scoring:
     reason: str = ""
 
 
+PROBE_PROMPT = "The capital of France is"
+CONSISTENCY_TOLERANCE = 0.05  # nats; the same server scoring the same token twice (batching may differ)
+
+
 def probe_scoring(model) -> Scoring:
-    """One tiny echo request: does this server return prompt log-probabilities?"""
+    """Does this server return prompt log-probabilities, and are they the right ones?
+
+    The check is the server against itself: the greedy next token after a prompt, with its
+    log-probability, must get the same log-probability when it is echoed at the end of the prompt.
+    An echo that is off by one position (llama-cpp-python's) fails it, whatever the model."""
     from engine.remote import CannotScore, RemoteError
 
+    client, name = model.client, model.model_id
     try:
-        echo = model.client.echo_logprobs(model.model_id, "Hello there", top=1)
+        context = client.echo_logprobs(name, PROBE_PROMPT, top=1)
+        answer = client.complete({"model": name, "prompt": PROBE_PROMPT, "max_tokens": 1, "temperature": 0,
+                                  "logprobs": 1})
     except CannotScore as err:
         return Scoring(False, str(err))
     except RemoteError as err:
         if err.status in (400, 404, 422, 501):
-            return Scoring(False, f"{model.client.base_url} refused a completions request with echo and logprobs "
-                                  f"({err})")
+            return Scoring(False, f"{client.base_url} refused a completions request with echo and logprobs ({err})")
         raise
-    if not any(v is not None for v in echo.logprobs[1:]) and len(echo.logprobs) > 1:
-        return Scoring(False, f"{model.client.base_url} echoes prompts without log-probabilities")
+    if len(context.logprobs) > 1 and all(v is None for v in context.logprobs[1:]):
+        return Scoring(False, f"{client.base_url} echoes prompts without log-probabilities")
+    choice = (answer.get("choices") or [{}])[0]
+    generated = choice.get("text") or ""
+    values = (choice.get("logprobs") or {}).get("token_logprobs") or []
+    if not generated.strip() or not values or values[0] is None:
+        return Scoring(True)  # nothing to cross-check against (an end-of-text token, or no logprobs)
+    echoed = client.echo_logprobs(name, PROBE_PROMPT + generated, top=1)
+    if len(echoed.logprobs) != len(context.logprobs) + 1 or echoed.logprobs[-1] is None:
+        return Scoring(True)  # the token merged with the prompt's last one: no like-for-like check
+    if abs(echoed.logprobs[-1] - values[0]) > CONSISTENCY_TOLERANCE:
+        return Scoring(False, f"{client.base_url} echoes prompt log-probabilities that disagree with its own "
+                              f"next-token ones ({echoed.logprobs[-1]:.3f} against {values[0]:.3f} for the same "
+                              "token: an echo off by one position, as llama-cpp-python's server gives), so it "
+                              "cannot score choices")
     return Scoring(True)
 
 

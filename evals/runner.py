@@ -390,12 +390,11 @@ class _TruncationWatch:
 
 
 def _selected(spec: RunSpec, lm: LanguageModel | None = None) -> list[Item]:
-    """The run's items: the first `limit`, less the kinds the model cannot run (`lm.cannot_run`, e.g. a
-    remote server that gives no log-probabilities)."""
-    items = list(spec.suite.items)
-    items = items[: spec.limit] if spec.limit else items
+    """The run's items: the first `limit` of those whose kind the model can run (`lm.cannot_run` names the
+    others, e.g. multiple choice on a remote server that gives no log-probabilities)."""
     skipped = tuple(getattr(lm, "cannot_run", ()) or ())
-    return [item for item in items if item.kind not in skipped] if skipped else items
+    items = [item for item in spec.suite.items if item.kind not in skipped]
+    return items[: spec.limit] if spec.limit else items
 
 
 def _batches(items: list[Item], size: int, together: bool = False) -> Iterator[list[Item]]:

@@ -127,26 +127,29 @@ class ModelQueue:
             self.waiting -= 1
             self.running = job.kind
             self._current = job
-        status = "failed"
+        status, value, error = "failed", None, None
         try:
             if job.cancelled.is_set():
                 raise Cancelled()
             value = job.work(job)
             status = "cancelled" if job.cancelled.is_set() or "cancelled" in job.stop_reasons else "finished"
-            job.future.set_result(value)
-            job.emit(("end", value))
         except BaseException as err:  # handed to the request, which answers with an error
+            error = err
             if isinstance(err, Cancelled):
                 status = "cancelled"
-            job.future.set_exception(err)
-            job.emit(("error", err))
-        finally:
-            with self._lock:
-                self.running = None
-                self._current = None
-                self.counts[status] += 1
-                self.outcomes.append(Outcome(job.kind, status, tuple(job.stop_reasons), job.generated))
-                self._lock.notify_all()
+        # the model is free before the request hears back, so /health never shows a finished job running
+        with self._lock:
+            self.running = None
+            self._current = None
+            self.counts[status] += 1
+            self.outcomes.append(Outcome(job.kind, status, tuple(job.stop_reasons), job.generated))
+            self._lock.notify_all()
+        if error is None:
+            job.future.set_result(value)
+            job.emit(("end", value))
+        else:
+            job.future.set_exception(error)
+            job.emit(("error", error))
 
 
 def _retrieved(future) -> None:

@@ -131,3 +131,33 @@ def test_remote_run_errors_are_one_line(tmp_path, capsys):
     assert "http(s) URL" in capsys.readouterr().err
     assert eval_main(["run", "calibration", "--endpoint", "http://127.0.0.1:1", "--model", "x", "--db", str(db)]) == 2
     assert "leave out --model" in capsys.readouterr().err
+
+
+def test_an_echo_off_by_one_position_is_caught_before_it_scores_anything(bard):
+    """llama-cpp-python's server echoes each prompt token's log-probability from the wrong position; the probe
+    compares the server's echo with its own next-token answer and refuses to score."""
+    import json as _json
+
+    from engine import remote
+    from evals.remote_backend import probe_scoring
+
+    async def shift_echo(request, call_next):
+        response = await call_next(request)
+        if request.url.path != "/v1/completions":
+            return response
+        data = _json.loads(b"".join([chunk async for chunk in response.body_iterator]))
+        for choice in data["choices"]:
+            values = (choice.get("logprobs") or {}).get("token_logprobs") or []
+            if len(values) > 2:  # an echo: every value moves one position to the left
+                choice["logprobs"]["token_logprobs"] = [None, *values[2:], values[-1]]
+        return JSONResponse(data)
+
+    honest = RunningServer(bard)
+    shifted = RunningServer(bard, prepare=lambda app: app.middleware("http")(shift_echo))
+    try:
+        assert probe_scoring(remote.connect(honest.base_url)).ok
+        verdict = probe_scoring(remote.connect(shifted.base_url))
+    finally:
+        honest.stop()
+        shifted.stop()
+    assert not verdict.ok and "off by one position" in verdict.reason
