@@ -118,7 +118,7 @@ def compare_bbq(args, folder: Path, add_bos: bool) -> dict:
     data = folder / "bbq.jsonl"
     data.write_text("".join(json.dumps(d, ensure_ascii=False) + "\n" for d in docs), encoding="utf-8")
     processed = list(bbq_utils.process_docs(datasets.Dataset.from_list(docs)))
-    _head, ours = bbq_importer.convert(data, "bbq")
+    ours = bbq_importer.convert(data, "bbq")[1]  # (header, items[, source lines])
     # glasslm on lm-eval's 12 choices (the file's two named answers, then its ten "unknown" phrasings)
     wide = [dict(item, choices=bbq_utils.doc_to_choice(doc), answer=bbq_utils.doc_to_target(doc), metadata={})
             for item, doc in zip(ours, processed)]
@@ -159,8 +159,8 @@ def compare_crows(args, folder: Path, add_bos: bool) -> dict:
     from evals.importers import crows as crows_importer
 
     data = folder / "crows.csv"
-    data.write_text(crows_rows(args.crows, args.limit), encoding="utf-8")
-    _head, items = crows_importer.convert(data, "crows")
+    data.write_text(crows_rows(args.crows, args.crows_limit or args.limit), encoding="utf-8")
+    items = crows_importer.convert(data, "crows")[1]
     results, report, our_s = run_glasslm(args.model, folder, "crows_own", items, args.batch_size)
     lm_results, samples, their_s = run_lm_eval(
         args.hf_model, folder,
@@ -196,6 +196,7 @@ def main(argv=None) -> int:
     p.add_argument("--bbq", type=Path, action="append", default=[], help="a BBQ data file (repeatable)")
     p.add_argument("--crows", type=Path, help="crows_pairs_anonymized.csv")
     p.add_argument("--limit", type=int, help="first N rows of each file")
+    p.add_argument("--crows-limit", type=int, help="first N CrowS-Pairs rows (default: --limit)")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--json", type=Path, help="also write the comparison here")
     args = p.parse_args(argv)
@@ -203,7 +204,8 @@ def main(argv=None) -> int:
     loaded = engine.load(args.model, device="cpu", precision="fp32")
     add_bos = EngineBackend(loaded).add_bos  # tell lm-eval exactly what glasslm does
     loaded.close()
-    out = {"model": args.model, "hf_model": args.hf_model, "add_bos_token": add_bos, "limit": args.limit}
+    out = {"model": args.model, "hf_model": args.hf_model, "add_bos_token": add_bos, "limit": args.limit,
+           "crows_limit": args.crows_limit or args.limit}
     with tempfile.TemporaryDirectory() as tmp:
         for name, wanted, compare in (("bbq", args.bbq, compare_bbq), ("crows", args.crows, compare_crows)):
             if wanted:

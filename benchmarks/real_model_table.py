@@ -100,10 +100,15 @@ def run_all(args) -> dict:
     db.parent.mkdir(parents=True, exist_ok=True)
     subsets = db.parent / "subsets"
     subsets.mkdir(exist_ok=True)
-    suites = [(label, subset(s, args.max_items * (len(args.bbq) if s.id == "bbq" else 1) if args.max_items else None,
-                             subsets)) for label, s in imported_suites(args, user_suites_dir(db))]
+    def limit(suite_id: str, default: int | None) -> int | None:
+        if suite_id in args.max:
+            return args.max[suite_id]
+        return default * len(args.bbq) if default and suite_id == "bbq" else default
+
+    suites = [(label, subset(s, limit(s.id, args.max_items), subsets))
+              for label, s in imported_suites(args, user_suites_dir(db))]
     if args.builtin:  # the hallucination suite first (its generation rules are what a table is most read for)
-        builtin = [(f"built-in {s}", subset(find_suite(s), args.max_items_builtin, subsets)) for s in BUILTIN]
+        builtin = [(f"built-in {s}", subset(find_suite(s), limit(s, args.max_items_builtin), subsets)) for s in BUILTIN]
         suites = builtin[:1] + suites + builtin[1:]
     out = {"model": str(args.model), "precisions": args.precision, "max_items": args.max_items,
            "max_items_builtin": args.max_items_builtin, "runs": []}
@@ -137,9 +142,33 @@ def fmt(est: dict | None) -> str:
     return f"{est['value']:.3f} [{est['low']:.3f}, {est['high']:.3f}]"
 
 
-def markdown(table: dict) -> str:
-    """One row per (suite, metric, part) with a column per precision."""
+def paired_deltas(table: dict, db: Path) -> dict[str, dict]:
+    """{suite label: `report.compare` deltas of the second precision against the first} (same items)."""
+    from evals.history import History
+    from evals.report import compare
+
+    first, second = table["precisions"][:2]
+    runs = {(r["label"], r["precision"]): r["run_id"] for r in table["runs"]}
+    out = {}
+    with History.open(db) as history:
+        for (label, precision), run_id in runs.items():
+            if precision == first and (label, second) in runs:
+                out[label] = compare(history.results(run_id), history.results(runs[(label, second)]))["deltas"]
+    return out
+
+
+def fmt_delta(d: dict | None) -> str:
+    if not d or d.get("delta") is None:
+        return ""
+    if d.get("low") is None:
+        return f"{d['delta']:+.3f}"
+    return f"{d['delta']:+.3f} [{d['low']:+.3f}, {d['high']:+.3f}]"
+
+
+def markdown(table: dict, deltas: dict[str, dict] | None = None) -> str:
+    """One row per (suite, metric, part) with a column per precision (and the paired difference)."""
     precisions = table["precisions"]
+    deltas = deltas or {}
     rows: dict[tuple[str, str], dict[str, str]] = {}
     order: list[tuple[str, str]] = []
     meta: dict[str, str] = {}
@@ -152,17 +181,22 @@ def markdown(table: dict) -> str:
             for name in SHOWN:
                 if name not in metrics or (part and name not in report.get("per_part_only", [])):
                     continue
-                key = (run["label"], f"{name} ({part})" if part else name)
+                key = (run["label"], f"{part}/{name}" if part else name)
                 if key not in rows:
                     rows[key] = {}
                     order.append(key)
                 rows[key][run["precision"]] = fmt(metrics[name])
-    lines = ["| suite | metric | " + " | ".join(precisions) + " |", "|---|---|" + "---|" * len(precisions)]
+    paired = bool(deltas) and len(precisions) > 1
+    head = "| suite | metric | " + " | ".join(precisions) + (f" | {precisions[1]} - {precisions[0]} (paired) |" if paired else " |")
+    lines = [head, "|---|---|" + "---|" * (len(precisions) + paired)]
     last = None
     for label, metric in order:
         shown = f"{label} ({meta[label]})" if label != last else ""
         last = label
-        lines.append(f"| {shown} | {metric} | " + " | ".join(rows[(label, metric)].get(p, "") for p in precisions) + " |")
+        cells = [rows[(label, metric)].get(p, "") for p in precisions]
+        if paired:
+            cells.append(fmt_delta(deltas.get(label, {}).get(metric)))
+        lines.append(f"| {shown} | {metric} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -177,18 +211,21 @@ def main(argv=None) -> int:
     p.add_argument("--precision", default="fp32,nf4", type=lambda s: [x.strip() for x in s.split(",") if x.strip()])
     p.add_argument("--max-items", type=int, help="at most about this many items per imported suite (evenly spaced)")
     p.add_argument("--max-items-builtin", type=int, help="the same for the built-in suites")
+    p.add_argument("--max", action="append", default=[], metavar="SUITE=N",
+                   help="a limit for one suite (ids: truthfulqa, bbq, crows, halueval-qa, hallucination, ...)")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--db", default="/tmp/glasslm-table/history.db")
     p.add_argument("--out", type=Path, default=Path("/tmp/glasslm-table/table.json"))
     p.add_argument("--markdown-only", action="store_true", help="only write the table from --out")
     args = p.parse_args(argv)
+    args.max = {k: int(v) for k, v in (x.split("=", 1) for x in args.max)}
     if args.markdown_only:
         table = json.loads(args.out.read_text(encoding="utf-8"))
     else:
         if args.model is None:
             p.error("--model is required")
         table = run_all(args)
-    text = markdown(table)
+    text = markdown(table, paired_deltas(table, Path(args.db).expanduser()) if len(table["precisions"]) > 1 else None)
     args.out.with_suffix(".md").write_text(text, encoding="utf-8")
     print(text)
     return 0
