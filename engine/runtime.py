@@ -263,7 +263,7 @@ class Model:
         if self.decode_mode == "compiled":
             # The cache is written in place inside the step: marking its buffers static lets the
             # CUDA-graph capture keep their addresses instead of refusing a step that mutates inputs.
-            for tensor in cache.keys + cache.values:
+            for tensor in cache.keys + cache.values + [cache.ids]:  # ids: LongRoPE models record their tokens
                 torch._dynamo.mark_static_address(tensor)
             # Each cache size (and each loaded model) is one more compile of the same step function;
             # past dynamo's default limit of 8 it would silently stop compiling it.
