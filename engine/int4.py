@@ -68,10 +68,11 @@ class Int4Linear(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         shape = x.shape
         flat = x.reshape(-1, self.in_features).to(self.dtype)  # (M, in)
+        scales = self.scales_and_zeros.contiguous()  # a view into a StackedInt4 is strided (copied; rare)
         if self.packed.device.type == "cuda":
-            y = torch.ops.aten._weight_int4pack_mm(flat, self.packed, GROUP, self.scales_and_zeros)
+            y = torch.ops.aten._weight_int4pack_mm(flat, self.packed, GROUP, scales)
         else:
-            y = torch.ops.aten._weight_int4pack_mm_for_cpu(flat, self.packed, GROUP, self.scales_and_zeros)
+            y = torch.ops.aten._weight_int4pack_mm_for_cpu(flat, self.packed, GROUP, scales)
         y = y.reshape(*shape[:-1], self.out_features).to(x.dtype)  # (..., out) in the caller's dtype
         return y + self.bias if self.bias is not None else y
 
@@ -81,6 +82,49 @@ class Int4Linear(nn.Module):
 
     def extra_repr(self) -> str:
         return f"in_features={self.in_features}, out_features={self.out_features}, group={GROUP}, dtype={self.dtype}"
+
+
+class StackedInt4:
+    """Several Int4Linear layers reading the same input, run as one int4 matmul over their stacked
+    packed weights (the kernel's packing is row-separable in blocks of 64 outputs). The layers' own
+    buffers become views into the stack, so memory and names are unchanged. Not an nn.Module: the
+    network's parameters and buffers stay those of the layers."""
+
+    ROW_BLOCK = 64
+
+    def __init__(self, layers: list[Int4Linear]):
+        self.in_features, self.dtype = layers[0].in_features, layers[0].dtype
+        self.packed = torch.cat([layer.packed for layer in layers])  # (sum out, ...)
+        self.scales_and_zeros = torch.cat([layer.scales_and_zeros for layer in layers], dim=1)  # (in/32, sum out, 2)
+        biases = [layer.bias for layer in layers]
+        self.bias = torch.cat(biases) if biases[0] is not None else None
+        self.sizes = [layer.out_features for layer in layers]
+        self.out_features = sum(self.sizes)
+        offset = 0
+        for layer in layers:
+            n = layer.out_features
+            layer.packed = self.packed[offset:offset + n]
+            layer.scales_and_zeros = self.scales_and_zeros[:, offset:offset + n]
+            if self.bias is not None:
+                layer.bias = nn.Parameter(self.bias[offset:offset + n], requires_grad=False)
+            offset += n
+
+    @classmethod
+    def possible(cls, layers) -> bool:
+        first = layers[0]
+        return all(
+            type(layer) is Int4Linear and layer.in_features == first.in_features and layer.dtype == first.dtype
+            and layer.packed.device == first.packed.device and layer.packed.device.type == "cpu"
+            and layer.out_features % cls.ROW_BLOCK == 0 and (layer.bias is None) == (first.bias is None)
+            for layer in layers
+        )
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        shape = x.shape
+        flat = x.reshape(-1, self.in_features).to(self.dtype)  # (M, in)
+        y = torch.ops.aten._weight_int4pack_mm_for_cpu(flat, self.packed, GROUP, self.scales_and_zeros)
+        y = y.reshape(*shape[:-1], self.out_features).to(x.dtype)  # (..., sum out)
+        return y + self.bias if self.bias is not None else y
 
 
 def q4_groups(blocks: np.ndarray, kind: str, shape: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .linear import FusedLinear, linear
+from .linear import FusedLinear, linear, stack_projections
 from .norms import make_norm
 from .positions import apply_rotary
 from .span import KeyRange, Span
@@ -108,8 +108,8 @@ class Attention(nn.Module):
         if self.config.fused_qkv:
             return
         layers = [self.q_proj, self.k_proj, self.v_proj]
-        if self.qkv is None and FusedLinear.possible(layers):
-            self.qkv = FusedLinear(layers)
+        if self.qkv is None:
+            self.qkv = stack_projections(layers)
 
     def _stacked(self, x: torch.Tensor) -> torch.Tensor | None:
         """q, k and v side by side (B, T, (H + 2*Hkv) * D) from one matmul, or None where they run separately."""

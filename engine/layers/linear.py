@@ -1,5 +1,6 @@
-"""Calling projections: `linear` (an nn.Linear without nn.Module's call machinery) and `FusedLinear`
-(several nn.Linear layers reading the same input run as one matmul over their stacked weights).
+"""Calling projections: `linear` (an nn.Linear without nn.Module's call machinery) and
+`stack_projections` (several layers reading the same input run as one matmul over their stacked
+weights: `FusedLinear` for plain nn.Linear layers, int4.StackedInt4 for packed 4-bit ones).
 
 Quantized (bitsandbytes) layers are called as modules and never stacked. Nothing here knows
 which projection is which.
@@ -10,12 +11,23 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..int4 import StackedInt4
+
 
 def linear(module: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """module(x), skipping nn.Module's call machinery for a plain nn.Linear (quantized layers are called)."""
     if type(module) is nn.Linear:
         return F.linear(x, module.weight, module.bias)
     return module(x)
+
+
+def stack_projections(layers: list[nn.Module]):
+    """One callable running `layers` as one matmul, or None where they cannot be stacked."""
+    if FusedLinear.possible(layers):
+        return FusedLinear(layers)
+    if StackedInt4.possible(layers):
+        return StackedInt4(layers)
+    return None
 
 
 class FusedLinear:

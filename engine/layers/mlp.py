@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .linear import FusedLinear, linear
+from .linear import FusedLinear, linear, stack_projections
 
 
 def gelu_new(x: torch.Tensor) -> torch.Tensor:
@@ -53,8 +53,8 @@ class MLP(nn.Module):
         if not self.config.gated_mlp or self.config.fused_gate_up:
             return
         layers = [self.gate_proj, self.up_proj]
-        if self.gate_up is None and FusedLinear.possible(layers):
-            self.gate_up = FusedLinear(layers)
+        if self.gate_up is None:
+            self.gate_up = stack_projections(layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x (..., C) -> (..., C)."""

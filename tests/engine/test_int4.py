@@ -69,3 +69,19 @@ def test_int4_on_a_float_checkpoint_quantizes_it(checkpoint_factory):
                                     log_target=True, reduction="batchmean").item()
     assert kl < 0.05
     assert engine.load(folder).info.precision == "fp32"  # auto never picks int4 for a float checkpoint
+
+
+def test_stacked_int4_equals_its_layers_run_one_by_one():
+    from engine.int4 import StackedInt4
+
+    torch.manual_seed(0)
+    layers = [Int4Linear.from_float(torch.randn(n, 96), torch.randn(n), torch.bfloat16, torch.device("cpu"))
+              for n in (128, 64, 64)]
+    x = torch.randn(2, 5, 96)
+    separate = torch.cat([layer(x) for layer in layers], dim=-1)  # (2, 5, 256)
+    assert StackedInt4.possible(layers)
+    stacked = StackedInt4(layers)
+    assert torch.equal(stacked(x), separate)
+    assert torch.equal(torch.cat([layer(x) for layer in layers], dim=-1), separate)  # views still right
+    assert not StackedInt4.possible(layers + [Int4Linear.from_float(torch.randn(32, 96), None, torch.bfloat16,
+                                                                    torch.device("cpu"))])
