@@ -135,8 +135,10 @@ def run_all(args) -> dict:
 
 
 def fmt(est: dict | None) -> str:
-    if not est or est.get("value") is None:
+    if not est:
         return ""
+    if est.get("value") is None:  # e.g. precision of a class the model never chose
+        return "undefined"
     if est.get("low") is None:
         return f"{est['value']:.3f}"
     return f"{est['value']:.3f} [{est['low']:.3f}, {est['high']:.3f}]"
