@@ -161,7 +161,10 @@ TOKENIZERS = {
 
 
 def make_tokenizer(folder: Path, style: str = "bytelevel", vocab_size: int = 400, chat_template: str = CHATML,
-                   specials: list[str] = SPECIALS, bos: str = "<s>", eos: str = "</s>", unk: str = "<unk>"):
+                   specials: list[str] = SPECIALS, bos: str = "<s>", eos: str = "</s>", unk: str = "<unk>",
+                   limit_alphabet: int | None = 40):
+    """limit_alphabet (byte-fallback styles): None trains the same tokenizer every run (a limit breaks ties
+    between equally frequent characters differently from run to run)."""
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
 
     if style == "bytelevel":
@@ -182,8 +185,8 @@ def make_tokenizer(folder: Path, style: str = "bytelevel", vocab_size: int = 400
             ])
         tok.pre_tokenizer = None
         byte_tokens = [f"<0x{i:02X}>" for i in range(256)]
-        trainer = trainers.BpeTrainer(vocab_size=vocab_size + 256, special_tokens=specials + byte_tokens,
-                                      limit_alphabet=40)
+        limit = {} if limit_alphabet is None else {"limit_alphabet": limit_alphabet}
+        trainer = trainers.BpeTrainer(vocab_size=vocab_size + 256, special_tokens=specials + byte_tokens, **limit)
     tok.train_from_iterator(TRAINING_TEXT, trainer)
     if style != "bytelevel":  # Llama-style tokenizers add BOS through their post-processor
         from tokenizers import processors
@@ -211,7 +214,8 @@ def make_checkpoint(folder: Path, arch: str = "llama", tokenizer_style: str = "b
     legacy = overrides.pop("legacy", False)  # rewrite config.json (and GPT-2's tensor names) as older files spell them
     if arch in TOKENIZERS:
         style, specials, (bos, eos, unk), template = TOKENIZERS[arch]
-        tok = make_tokenizer(folder, style, chat_template=template, specials=specials, bos=bos, eos=eos, unk=unk)
+        tok = make_tokenizer(folder, style, chat_template=template, specials=specials, bos=bos, eos=eos, unk=unk,
+                             limit_alphabet=None)  # the same checkpoint every run
     else:
         bos, eos = "<s>", "</s>"
         tok = make_tokenizer(folder, tokenizer_style)
