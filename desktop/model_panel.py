@@ -208,6 +208,7 @@ class ModelPanel(QWidget):
         self.status = QLabel("No model loaded")
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.status.setObjectName("modelStatus")
+        self.status.setWordWrap(True)  # a long model line (SmolLM2's) must not widen the whole window
         layout = QHBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(QLabel("Model"))

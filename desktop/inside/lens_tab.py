@@ -58,6 +58,7 @@ class LensGrid(QWidget):
         super().__init__(parent)
         self.result: LensResult | None = None
         self.selected = -1
+        self.label_left = 0.0  # where the row labels are drawn: kept in view while the grid scrolls sideways
 
     def set_result(self, result: LensResult):
         self.result = result
@@ -85,12 +86,6 @@ class LensGrid(QWidget):
         bold.setBold(True)
         small = QFont(self.font())
         small.setPointSizeF(max(6.5, self.font().pointSizeF() * 0.85))
-        painter.setFont(small)
-        for row in range(-1, rows + 1):
-            name = "input" if row == -1 else ("next in text" if row == rows else row_name(row, rows))
-            painter.setPen(QColor("#6b7280"))
-            painter.drawText(QRectF(0, CELL_H * (row + 1), LABEL_W - 4, CELL_H),
-                             Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, name)
         final = lens.token_ids[-1, :, 0]
         for col in range(t):
             rect = self.cell_rect(-1, col)
@@ -114,9 +109,20 @@ class LensGrid(QWidget):
             painter.setPen(QPen(QColor("#1f2937"), 2))
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawRect(QRectF(LABEL_W + self.selected * CELL_W, CELL_H, CELL_W - 1, CELL_H * (rows + 1)))
+        painter.fillRect(QRectF(self.label_left, 0, LABEL_W - 1, self.height()), self.palette().window())
+        painter.setFont(small)
+        painter.setPen(QColor("#6b7280"))
+        for row in range(-1, rows + 1):
+            name = "input" if row == -1 else ("next in text" if row == rows else row_name(row, rows))
+            painter.drawText(QRectF(self.label_left, CELL_H * (row + 1), LABEL_W - 4, CELL_H),
+                             Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, name)
+
+    def scrolled(self, offset: int):
+        self.label_left = float(offset)
+        self.update()
 
     def mousePressEvent(self, event):
-        if self.result is None:
+        if self.result is None or event.position().x() < self.label_left + LABEL_W:
             return
         col = int((event.position().x() - LABEL_W) // CELL_W)
         if 0 <= col < len(self.result.tokens.ids):
@@ -137,6 +143,7 @@ class LensTab(QWidget):
         self.grid = LensGrid()
         self.scroll = scroll = QScrollArea()
         scroll.setWidget(self.grid)
+        scroll.horizontalScrollBar().valueChanged.connect(self.grid.scrolled)
         self.detail_title = QLabel("Click a column to see every layer's top 5 at that position.")
         self.detail_title.setWordWrap(True)
         self.detail = QTableWidget(0, TOP_K + 1)

@@ -76,6 +76,7 @@ class InsidePage(QWidget):
         self.jobs = InsideJobs(self.host, self)
         self.model_line = QLabel()
         self.model_line.setObjectName("modelStatus")
+        self.model_line.setWordWrap(True)  # a long model name must not widen the window
         self.message_bar = MessageBar()
         self.text = QPlainTextEdit(DEFAULT_TEXT)
         self.text.setObjectName("insideText")

@@ -78,6 +78,7 @@ class PositionsTab(QWidget):
         self.distance_note.setWordWrap(True)
         self.distance = HeatGrid(left_margin=64.0)
         self.hover = QLabel(" ")
+        self.hover.setWordWrap(True)
         self.distance.hovered.connect(self._on_hover)
         right = QWidget()
         col = QVBoxLayout(right)

@@ -49,6 +49,7 @@ def test_every_view_is_computed_on_the_loaded_model(qtbot, make_window, referenc
     own = reference.logits([ids])[0].topk(5).indices
     assert torch.equal(lens.token_ids[-1], own) and lens.n_rows == reference.config.num_hidden_layers + 1
     assert page.lens_tab.detail.rowCount() == lens.n_rows
+    page.lens_tab.scroll.horizontalScrollBar().setValue(0)  # (it opens scrolled to the last position)
     qtbot.mouseClick(page.lens_tab.grid, Qt.MouseButton.LeftButton, pos=page.lens_tab.grid.cell_rect(0, 1).center()
                      .toPoint())
     assert page.lens_tab.grid.selected == 1 and "token 2" in page.lens_tab.detail_title.text()

@@ -127,6 +127,17 @@ def test_learned_positions_similarity_by_hand():
         learned_position_similarity(rope_model)
 
 
+def test_learned_positions_of_a_gpt2_checkpoint(checkpoint_factory):
+    from safetensors.torch import load_file
+
+    folder = checkpoint_factory("gpt2")
+    model = engine.load(folder, device="cpu", precision="fp32")
+    stored = next(t for name, t in load_file(str(folder / "model.safetensors")).items() if name.endswith("wpe.weight"))
+    assert position_info(model).learned_positions == stored.shape[0]
+    expected = torch.nn.functional.cosine_similarity(stored[:12, None], stored[None, :12], dim=-1)
+    assert torch.allclose(learned_position_similarity(model, 12), expected, atol=1e-5)
+
+
 def causal_uniform(T: int) -> torch.Tensor:
     return torch.ones(T, T).tril() / torch.arange(1, T + 1)[:, None]  # (T, T)
 
@@ -152,7 +163,7 @@ def test_attention_by_distance_on_constructed_heads():
 
 
 # ---- logit lens --------------------------------------------------------------------------------------
-@pytest.mark.parametrize("arch", ["llama", "qwen3"])
+@pytest.mark.parametrize("arch", ["llama", "qwen3", "gemma2", "gemma3", "phi3", "gpt2"])
 def test_logit_lens_last_row_is_the_models_prediction(checkpoint_factory, arch):
     model = engine.load(checkpoint_factory(arch), device="cpu", precision="fp32")
     ids = model.tokenizer.encode(TEXT)
