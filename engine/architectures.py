@@ -11,13 +11,12 @@ from .errors import UnsupportedModelError
 from .rope import RopeConfig, rope_from_dict
 
 LLAMA_FAMILY = ("llama", "mistral", "qwen2", "qwen3")
+SUPPORTED_MODEL_TYPES = ("llama", "mistral", "qwen2", "qwen3", "gemma2", "gemma3_text", "phi3", "gpt2")
 
 
 def read_fields(model_type, raw: dict) -> dict:
     reader = _READERS.get(model_type)
     if reader is None:
-        from .config import SUPPORTED_MODEL_TYPES
-
         hint = ""
         if model_type == "gemma3":
             hint = (" (Gemma 3 with its vision tower, 4B and up); the text-only Gemma 3 checkpoints "
@@ -202,6 +201,9 @@ _READERS = {
     "phi3": _phi3,
     "gpt2": _gpt2,
 }
+
+
+assert set(_READERS) == set(SUPPORTED_MODEL_TYPES)
 
 
 def _optional_float(value) -> float | None:

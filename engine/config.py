@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .architectures import SUPPORTED_MODEL_TYPES, read_fields
 from .errors import UnsupportedModelError
 from .rope import SUPPORTED_ROPE_TYPES, RopeConfig, attention_factor, check_rope, inverse_frequencies
 
 __all__ = ["ModelConfig", "RopeConfig", "SUPPORTED_MODEL_TYPES", "SUPPORTED_ROPE_TYPES", "SUPPORTED_ACTIVATIONS",
            "rope_inverse_frequencies", "rope_attention_factor"]
 
-SUPPORTED_MODEL_TYPES = ("llama", "mistral", "qwen2", "qwen3", "gemma2", "gemma3_text", "phi3", "gpt2")
 SUPPORTED_ACTIVATIONS = ("silu", "swish", "gelu_pytorch_tanh", "gelu_new", "gelu", "relu")
 LAYER_TYPES = ("full_attention", "sliding_attention")
 
@@ -92,8 +92,6 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, raw: dict) -> "ModelConfig":
-        from .architectures import read_fields
-
         model_type = raw.get("model_type")
         config = cls(**read_fields(model_type, raw))
         config.validate()
