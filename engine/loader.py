@@ -21,7 +21,7 @@ from .devices import FLOAT_DTYPES, QUANTIZED, resolve_device, resolve_precision
 from .errors import ModelFormatError, OutOfMemoryError, PrecisionError, is_out_of_memory
 from .formats import ModelSource, open_source
 from .int4 import int4_available
-from .load_int4 import load_int4, stored_as_int4
+from .load_int4 import HEAD_DTYPES, load_int4, stored_as_int4
 from .model import Transformer
 from .runtime import Model
 from .types import ModelInfo
@@ -73,7 +73,7 @@ def load(path=None, device: str = "auto", precision: str = "auto", decode: str =
     (auto: int4 for a GGUF stored in Q4_0/Q4_1, whose blocks are then used as stored; see int4.py).
 
     quant_options (int8/nf4/fp4): int8_threshold=6.0, double_quant=False, compute_dtype=None,
-    blocksize=64, quantize_lm_head=False (untied lm_head only). decode: auto|eager|static|compiled (auto: compiled
+    blocksize=64, quantize_lm_head=False (untied lm_head only); int4: int4_head=fp32|bf16. decode: auto|eager|static|compiled (auto: compiled
     on CUDA, where torch.compile captures the step as a CUDA graph; eager on the CPU).
     """
     location = Path(path).expanduser() if path is not None and str(path) != "" else default_model_path()
@@ -107,7 +107,10 @@ def build_model(source: ModelSource, device: str, precision: str, decode: str, q
                 raise PrecisionError("this checkpoint is stored pre-quantized by bitsandbytes; load it as stored "
                                      "(precision auto), not as int4")
             compute_dtype = INT4_COMPUTE_DTYPE
-            load_int4(network, source, compute_dtype, target)
+            head = quant_options.get("int4_head", "fp32")
+            if head not in HEAD_DTYPES:
+                raise PrecisionError(f"int4_head {head!r}: choose {' or '.join(HEAD_DTYPES)}")
+            load_int4(network, source, compute_dtype, target, head=head)
         elif chosen in QUANTIZED or quant:
             from . import prequantized, quantize
 

@@ -51,6 +51,9 @@ class Transformer(nn.Module):
         # LongRoPE picks its factors by the length a sequence has reached (see reencodes)
         self.switches_rope = config.positions == "rope" and config.rope.rope_type == "longrope"
         self._embed_scale: dict[torch.dtype, float] = {}  # Gemma's embedding scale, rounded per dtype
+        # a callable in place of the output matmul (rows (N, C) -> logits (N, V) in the compute dtype), set
+        # by loaders that keep the head in another dtype (int4 models: a bf16 copy); None = the weight itself
+        self.output_head = None
 
     def fuse_projections(self):
         """Stack q/k/v and gate/up weights so each runs as one matmul (call once the weights are loaded;
@@ -164,7 +167,9 @@ class Transformer(nn.Module):
         # Project as one 2-D matmul: a sliced 3-D input would send torch down a batched path that
         # copies the whole (V, C) output matrix on every call.
         rows = x.reshape(-1, x.shape[-1])  # (B*T, C)
-        if self.config.tie_word_embeddings:
+        if self.output_head is not None:
+            logits = self.output_head(rows)  # (B*T, V)
+        elif self.config.tie_word_embeddings:
             logits = F.linear(rows, self.model.embed_tokens.weight)  # (B*T, V)
         else:
             logits = linear(self.lm_head, rows)  # (B*T, V)

@@ -183,6 +183,9 @@ class Model:
         int4 = sum(m.nbytes() for m in self.network.modules() if isinstance(m, Int4Linear))
         if int4:
             by_dtype["int4"] = int4
+        head = self.network.output_head
+        if head is not None and not hasattr(self.network, "lm_head"):  # a tied head's own bf16 copy
+            by_dtype["bfloat16"] = by_dtype.get("bfloat16", 0) + head.nbytes()
         return {
             "weights_bytes_by_dtype": by_dtype,
             "weights_bytes": sum(by_dtype.values()),

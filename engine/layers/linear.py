@@ -60,3 +60,17 @@ class FusedLinear:
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return F.linear(x, self.weight, self.bias)  # (..., sum of out_features)
+
+
+class Bf16Head:
+    """The output matmul with a bf16 copy of its weight (half the bytes read per token; bf16 matmuls use
+    the CPU's bf16 units), returning the caller's dtype. Used where the model is approximate anyway (int4)."""
+
+    def __init__(self, weight: torch.Tensor):
+        self.weight = weight.detach().to(torch.bfloat16).contiguous()  # (V, C)
+
+    def __call__(self, rows: torch.Tensor) -> torch.Tensor:
+        return F.linear(rows.to(torch.bfloat16), self.weight).to(rows.dtype)  # (N, V)
+
+    def nbytes(self) -> int:
+        return self.weight.numel() * self.weight.element_size()
