@@ -73,7 +73,7 @@ def load(path=None, device: str = "auto", precision: str = "auto", decode: str =
     (auto: int4 for a GGUF stored in Q4_0/Q4_1, whose blocks are then used as stored; see int4.py).
 
     quant_options (int8/nf4/fp4): int8_threshold=6.0, double_quant=False, compute_dtype=None,
-    blocksize=64, quantize_lm_head=False (untied lm_head only); int4: int4_head=fp32|bf16. decode: auto|eager|static|compiled (auto: compiled
+    blocksize=64, quantize_lm_head=False (untied lm_head only); int4: int4_head=int8|bf16|fp32. decode: auto|eager|static|compiled (auto: compiled
     on CUDA, where torch.compile captures the step as a CUDA graph; eager on the CPU).
     """
     location = Path(path).expanduser() if path is not None and str(path) != "" else default_model_path()
@@ -101,13 +101,14 @@ def build_model(source: ModelSource, device: str, precision: str, decode: str, q
         chosen = prequantized.stored_precision_for(quant, source.tensors, expected, (precision or "auto").strip().lower())
     else:
         _check_names_and_shapes(source, expected)
+    _check_option_names(chosen, bool(quant), quant_options)
     try:
         if chosen == "int4":
             if quant:
                 raise PrecisionError("this checkpoint is stored pre-quantized by bitsandbytes; load it as stored "
                                      "(precision auto), not as int4")
             compute_dtype = INT4_COMPUTE_DTYPE
-            head = quant_options.get("int4_head", "fp32")
+            head = quant_options.get("int4_head", "int8")
             if head not in HEAD_DTYPES:
                 raise PrecisionError(f"int4_head {head!r}: choose {' or '.join(HEAD_DTYPES)}")
             load_int4(network, source, compute_dtype, target, head=head)
@@ -152,6 +153,20 @@ def build_model(source: ModelSource, device: str, precision: str, decode: str, q
     model = Model(network, source.tokenizer, info, target, compute_dtype, source.generation_config)
     model.set_decode_mode(decode if decode != "auto" else ("compiled" if target.type == "cuda" else "eager"))
     return model
+
+
+INT4_OPTIONS = ("int4_head",)
+
+
+def _check_option_names(chosen: str, prequantized: bool, quant_options: dict):
+    """A misspelled or misplaced option is an error, not silently ignored (bitsandbytes paths check their own)."""
+    if chosen in QUANTIZED or prequantized or not quant_options:
+        return
+    known = INT4_OPTIONS if chosen == "int4" else ()
+    unknown = sorted(set(quant_options) - set(known))
+    if unknown:
+        allowed = f"int4 takes only {', '.join(known)}" if known else f"{chosen} takes no quantization options"
+        raise PrecisionError(f"unknown option {unknown[0]!r} for precision {chosen}: {allowed}")
 
 
 def _check_names_and_shapes(source: ModelSource, expected: dict[str, tuple[int, ...]]):

@@ -21,6 +21,8 @@ from .tokenizer import Tokenizer
 from .types import ContinuationScore, ModelInfo, Sampling
 
 CACHE_BLOCK = 256  # the smallest cache; larger ones double it (see _cache_length)
+SCORING_PREFIX_MIN = 16  # shorter shared prefixes are cheaper to run again than to copy
+SCORING_PREFIX_MAX = 2048  # positions of a scoring context kept for the next call (memory bound)
 
 
 class Model:
@@ -34,6 +36,8 @@ class Model:
         self.generation_defaults = generation_defaults or {}
         self.lock = threading.RLock()
         self._cache: KVCache | None = None
+        # (ids, batch-1 cache) of the last scored context: the next one reuses their common prefix
+        self._scoring_prefix: tuple[list[int], KVCache] | None = None
         self._cached_ids: list[int] = []  # token ids whose keys/values fill the cache's first positions
         self._epoch = 0  # bumped by each prefill; a stale Generation notices it
         self.decode_mode = "eager"  # eager | static | compiled (see set_decode_mode)
@@ -97,8 +101,11 @@ class Model:
         batch = len(continuations)
         cache = KVCache.allocate(self.config.num_hidden_layers, batch, self.config.num_key_value_heads,
                                  len(context_ids) + longest, self.config.head_dim, self.compute_dtype, self.device)
-        context = torch.tensor([context_ids], dtype=torch.long, device=self.device)  # (1, Tc)
-        first = self.network(context, cache=cache, start=0, last_only=True)[0, -1].float().log_softmax(-1)  # (V,)
+        with self.lock:
+            reused = self._reuse_scoring_prefix(context_ids, cache)
+            fresh = torch.tensor([context_ids[reused:]], dtype=torch.long, device=self.device)  # (1, Tc - reused)
+            first = self.network(fresh, cache=cache, start=reused, last_only=True)[0, -1].float().log_softmax(-1)  # (V,)
+            self._keep_scoring_prefix(context_ids, cache)
         padded = torch.zeros(batch, longest, dtype=torch.long, device=self.device)  # (B, L) right padded
         for row, cont in enumerate(continuations):
             padded[row, : len(cont)] = torch.tensor(cont)
@@ -111,6 +118,32 @@ class Model:
             greedy = bool((dists.argmax(-1) == target).all())
             scores.append(ContinuationScore(float(token_lp.sum()), greedy, tuple(token_lp.tolist())))
         return scores
+
+    def _reuse_scoring_prefix(self, context_ids: list[int], cache: KVCache) -> int:
+        """Copy the keys/values of the part of context_ids the previous scoring call already ran (suites
+        repeat their few-shot preamble in every item) into cache; return how many positions that is."""
+        kept = self._scoring_prefix
+        if kept is None or self.network.switches_rope:  # LongRoPE keys depend on the whole length
+            return 0
+        ids, stored = kept
+        reused = min(_common_prefix(ids, context_ids), len(context_ids) - 1)  # one token runs, for its logits
+        if reused < SCORING_PREFIX_MIN:
+            return 0
+        for layer in range(len(cache.keys)):
+            cache.keys[layer][:, :, :reused] = stored.keys[layer][:, :, :reused]
+            cache.values[layer][:, :, :reused] = stored.values[layer][:, :, :reused]
+        cache.ids[:, :reused] = stored.ids[:, :reused]
+        return reused
+
+    def _keep_scoring_prefix(self, context_ids: list[int], cache: KVCache):
+        """Keep this context's keys/values (batch row 0) for the next scoring call, up to SCORING_PREFIX_MAX."""
+        n = min(len(context_ids), SCORING_PREFIX_MAX)
+        if n < SCORING_PREFIX_MIN or self.network.switches_rope:
+            self._scoring_prefix = None
+            return
+        stored = KVCache([k[:1, :, :n].clone() for k in cache.keys], [v[:1, :, :n].clone() for v in cache.values],
+                         n, cache.ids[:1, :n].clone())
+        self._scoring_prefix = (list(context_ids[:n]), stored)
 
     def generate(self, prompt_ids: list[int], settings: Sampling | None = None, truncate: bool = False) -> Generation:
         """Stream tokens after prompt_ids. Iterate the result; its .stats is set when it ends."""
@@ -184,8 +217,9 @@ class Model:
         if int4:
             by_dtype["int4"] = int4
         head = self.network.output_head
-        if head is not None and not hasattr(self.network, "lm_head"):  # a tied head's own bf16 copy
-            by_dtype["bfloat16"] = by_dtype.get("bfloat16", 0) + head.nbytes()
+        if head is not None and not (hasattr(self.network, "lm_head") and type(head).__name__ == "Bf16Head"):
+            kind = "int8" if type(head).__name__ == "Int8Head" else "bfloat16"  # the head's own copy
+            by_dtype[kind] = by_dtype.get(kind, 0) + head.nbytes()
         return {
             "weights_bytes_by_dtype": by_dtype,
             "weights_bytes": sum(by_dtype.values()),
@@ -196,6 +230,7 @@ class Model:
 
     def close(self):
         self._cache = None
+        self._scoring_prefix = None
         self._cached_ids = []
         self._network = None
         if self.device.type == "cuda":

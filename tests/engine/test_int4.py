@@ -85,3 +85,47 @@ def test_stacked_int4_equals_its_layers_run_one_by_one():
     assert torch.equal(torch.cat([layer(x) for layer in layers], dim=-1), separate)  # views still right
     assert not StackedInt4.possible(layers + [Int4Linear.from_float(torch.randn(32, 96), None, torch.bfloat16,
                                                                     torch.device("cpu"))])
+
+
+def test_int8_head_decodes_q8_0_blocks_exactly_and_matches_the_float_matmul():
+    from gguf import GGMLQuantizationType
+    from gguf.quants import dequantize, quantize
+
+    from engine.int4 import Int8Head, q8_groups
+
+    rng = np.random.default_rng(1)
+    weight = (rng.standard_normal((83, 96)) * 0.2).astype(np.float32)  # 83 rows: not a multiple of 16
+    blocks = quantize(weight, GGMLQuantizationType.Q8_0)
+    expected = torch.from_numpy(dequantize(blocks, GGMLQuantizationType.Q8_0))  # (83, 96)
+    q, d = q8_groups(blocks, (83, 96))
+    assert (q.float() * d.repeat_interleave(32, 1) - expected).abs().max().item() < 1e-6
+    head = Int8Head(q, d, torch.device("cpu"))
+    x = torch.randn(4, 96)
+    reference = x.bfloat16().float() @ expected.t()  # (4, 83)
+    assert (head(x) - reference).abs().max().item() < 0.02 * reference.abs().max().item()
+    from_float = Int8Head.from_float(torch.from_numpy(weight), torch.device("cpu"))
+    assert (from_float(x) - x @ torch.from_numpy(weight).t()).abs().max().item() < 0.03 * reference.abs().max().item()
+
+
+@pytest.mark.parametrize("head", ["int8", "bf16", "fp32"])
+def test_each_int4_head_stays_close_to_the_fp32_head(checkpoint_factory, head):
+    folder = checkpoint_factory("llama", "bytelevel")
+    fp32_head = engine.load(folder, precision="int4", int4_head="fp32")
+    other = engine.load(folder, precision="int4", int4_head=head)
+    ids = fp32_head.tokenizer.encode("Similar words get similar embeddings.")
+    ours, reference = other.logits(ids)[0].log_softmax(-1), fp32_head.logits(ids)[0].log_softmax(-1)
+    kl = torch.nn.functional.kl_div(ours, reference, log_target=True, reduction="batchmean").item()
+    assert kl < 0.01
+    if head == "int8":
+        assert other.memory()["weights_bytes_by_dtype"].get("int8", 0) > 0
+
+
+def test_an_unknown_int4_head_is_refused(checkpoint_factory):
+    with pytest.raises(engine.PrecisionError, match="int4_head"):
+        engine.load(checkpoint_factory("llama", "bytelevel"), precision="int4", int4_head="int3")
+
+
+@pytest.mark.parametrize("precision", ["int4", "fp32"])
+def test_a_misspelled_option_is_refused_not_ignored(checkpoint_factory, precision):
+    with pytest.raises(engine.PrecisionError, match="int4_hed"):
+        engine.load(checkpoint_factory("llama", "bytelevel"), precision=precision, int4_hed="fp32")

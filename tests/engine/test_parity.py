@@ -130,6 +130,26 @@ def test_continuation_logprobs_equal_full_forward(checkpoint_factory):
         assert score.greedy == greedy
 
 
+@pytest.mark.parametrize("arch", ["llama", "gemma2"])
+def test_scoring_reuses_a_shared_prefix_with_the_same_scores(checkpoint_factory, arch):
+    """Suites repeat a preamble in every item: the second call reuses its keys/values, and every score
+    equals a fresh model's (gemma2: sliding-window layers too)."""
+    path = checkpoint_factory(arch)
+    reusing, fresh_each_time = engine.load(path, device="cpu", precision="fp32"), engine.load(path, device="cpu", precision="fp32")
+    preamble = "Answer each question with the true answer. Q: What is the capital of France? A: Paris. " * 3
+    items = [("Q: Where is the street? A:", [" here", " there"]), ("Q: Who was tired? A:", [" the animal"]),
+             ("Q: Where is the street? A:", [" here"])]
+    for question, answers in items:
+        context = reusing.tokenizer.encode(preamble + question)
+        continuations = [reusing.tokenizer.encode(a) for a in answers]
+        ours = reusing.continuation_logprobs(context, continuations)
+        fresh_each_time._scoring_prefix = None  # a model that never reuses
+        theirs = fresh_each_time.continuation_logprobs(context, continuations)
+        for a, b in zip(ours, theirs):
+            assert abs(a.logprob - b.logprob) < 1e-4 and a.greedy == b.greedy
+        assert reusing._scoring_prefix is not None and reusing._scoring_prefix[0] == context
+
+
 def test_attention_weights_match_transformers_output_attentions(checkpoint_factory):
     path = checkpoint_factory("llama")
     model = engine.load(path, device="cpu", precision="fp32")
