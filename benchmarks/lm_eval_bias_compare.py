@@ -91,7 +91,7 @@ def run_lm_eval(hf_model: str, folder: Path, tasks: dict[str, tuple[str, str, Pa
 # ---- glasslm ---------------------------------------------------------------------------------
 
 def run_glasslm(model: str, folder: Path, name: str, items: list[dict], batch_size: int) -> tuple[list[dict], dict, float]:
-    from evals.history import History
+    from history import History
     from evals.runner import RunSettings, RunSpec, Runner
     from evals.suite import load_suite
 

@@ -82,7 +82,7 @@ def run_lm_eval(model: Path, folder: Path, items: list[dict], batch_size: int, a
 
 
 def run_glasslm(model: Path, folder: Path, items: list[dict], batch_size: int):
-    from evals.history import History
+    from history import History
     from evals.runner import RunSettings, RunSpec, Runner
     from evals.suite import load_suite
 

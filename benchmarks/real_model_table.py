@@ -92,7 +92,7 @@ def imported_suites(args, suites_dir: Path) -> list[tuple[str, object]]:
 
 
 def run_all(args) -> dict:
-    from evals.history import History
+    from history import History
     from evals.runner import RunSettings, RunSpec, Runner
     from evals.suite import find_suite, user_suites_dir
 
@@ -146,7 +146,7 @@ def fmt(est: dict | None) -> str:
 
 def paired_deltas(table: dict, db: Path) -> dict[str, dict]:
     """{suite label: `report.compare` deltas of the second precision against the first} (same items)."""
-    from evals.history import History
+    from history import History
     from evals.report import compare
 
     first, second = table["precisions"][:2]

@@ -43,7 +43,7 @@ def start_server(model: str | None, precision: str) -> tuple[subprocess.Popen, s
 
 def run_suite(url: str, suite_name: str, limit: int | None, concurrency: int) -> tuple[float, int, str]:
     """(seconds, items, headline metric) of one run of the suite against the server at url."""
-    from evals.history import History
+    from history import History
     from evals.remote_backend import plan_remote_runs
     from evals.runner import RunSettings, RunSpec, Runner
     from evals.suite import find_suite, user_suites_dir

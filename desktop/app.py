@@ -13,7 +13,7 @@ import signal
 import sys
 
 import engine
-from evals.history import History, HistoryError
+from history import History, HistoryError
 
 from .display_check import check as check_display
 

@@ -60,12 +60,12 @@ def main(argv: list[str] | None = None) -> int:
         from engine.console import not_utf8, quiet_closed_stdout
 
         user_errors: tuple[type[BaseException], ...] = (EngineError,)
-        history = _optional("evals.history")
+        history = _optional("history")
         if history is not None and hasattr(history, "HistoryError"):
             user_errors += (history.HistoryError,)
         evals_errors = _optional("evals.errors")
-        if evals_errors is not None and hasattr(evals_errors, "EvalError"):
-            user_errors += (evals_errors.EvalError,)
+        if evals_errors is not None and hasattr(evals_errors, "USER_ERRORS"):
+            user_errors += evals_errors.USER_ERRORS
         bad = not_utf8(argv)
         if bad is not None:
             print(f"glasslm: error: {bad}", file=sys.stderr)

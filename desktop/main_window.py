@@ -11,7 +11,7 @@ from pathlib import Path
 from PySide6.QtCore import QSettings, QSize
 from PySide6.QtWidgets import QHBoxLayout, QListWidget, QMainWindow, QStackedWidget, QVBoxLayout, QWidget
 
-from evals.history import History
+from history import History
 
 from .chat.chat_page import ChatPage
 from .compare_page import ComparePage

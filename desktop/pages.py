@@ -14,7 +14,7 @@ from typing import Callable
 from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from evals.history import History
+from history import History
 
 from .model_host import ModelHost
 

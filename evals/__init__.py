@@ -1,5 +1,5 @@
 """glasslm's evaluation engine: suites, a batched runner, metrics with intervals, and history.
 
 Dependencies point one way (desktop -> evals -> engine). The runner reaches a model only
-through `evals.backend.LanguageModel`; `evals.history` is the only code that runs SQL.
+through `evals.backend.LanguageModel`; `history` is the only code that runs SQL.
 """

@@ -16,9 +16,9 @@ import time
 from pathlib import Path
 
 from . import export as fmt
-from .errors import EvalError, RunError
-from .history import History, db_path
-from .history.base import SQLITE_MAX_INT as MAX_INT
+from .errors import USER_ERRORS, EvalError, RunError
+from history import History, db_path
+from history.base import SQLITE_MAX_INT as MAX_INT
 from .report import build_report, compare
 from .suite import find_suite, list_suites, user_suites_dir
 
@@ -144,7 +144,7 @@ def cmd_run(args) -> int:
             hint = f"; `glasslm eval resume {run_id}` finishes it" if run_id is not None else ""
             print(f"glasslm: interrupted{hint}", file=sys.stderr)
             return 130
-        except EvalError:
+        except USER_ERRORS:
             progress.close()
             for run_id in runner.run_ids:  # the runs that finished before the one that failed
                 run = history.run(run_id)
@@ -365,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
         from engine import EngineError
         from engine.console import not_utf8, quiet_closed_stdout
 
-        errors: tuple[type[BaseException], ...] = (EvalError, EngineError)
+        errors: tuple[type[BaseException], ...] = (*USER_ERRORS, EngineError)
         bad = not_utf8(argv)
         if bad is not None:
             print(f"glasslm: error: {bad}", file=sys.stderr)

@@ -4,15 +4,15 @@ Every error a user can cause (a bad suite file, an unknown run, a locked databas
 `EvalError` subclass whose message is one sentence that says what went wrong and what to do.
 The command line prints that sentence and exits with status 2; the desktop shows it in a
 dialog. Internal invariants use `assert`, not these classes.
+The history database's errors live with it (`history.errors`) and are re-exported here;
+catch `USER_ERRORS` to catch both kinds.
 """
+
+from history.errors import HistoryDamagedError, HistoryError, HistoryLockedError, HistoryReadOnlyError
 
 
 class EvalError(Exception):
     """Base class of every evaluation error a user can cause."""
-
-
-class HistoryError(EvalError):
-    """The history database cannot be opened, read or written."""
 
 
 class SuiteError(EvalError):
@@ -27,13 +27,7 @@ class DatasetImportError(EvalError):
     """A dataset file given to `glasslm eval import` is not in the expected format."""
 
 
-class HistoryLockedError(HistoryError):
-    """Another program held the database's write lock for longer than glasslm waits."""
+USER_ERRORS = (EvalError, HistoryError)  # every error a user can cause in an eval or the history
 
-
-class HistoryDamagedError(HistoryError):
-    """SQLite reports the database file as corrupt."""
-
-
-class HistoryReadOnlyError(HistoryError):
-    """The database (or its folder) cannot be written; it can still be read."""
+__all__ = ["EvalError", "SuiteError", "RunError", "DatasetImportError", "HistoryError", "HistoryLockedError",
+           "HistoryDamagedError", "HistoryReadOnlyError", "USER_ERRORS"]

@@ -26,9 +26,9 @@ from typing import Callable, Iterable, Iterator
 
 from . import report, scoring
 from .backend import EngineBackend, LanguageModel
-from .errors import EvalError, HistoryError, HistoryLockedError, HistoryReadOnlyError, RunError
-from .history import History
-from .history.base import now, read_only_message
+from .errors import USER_ERRORS, EvalError, HistoryError, HistoryLockedError, HistoryReadOnlyError, RunError
+from history import History
+from history.base import now, read_only_message
 from .suite import Item, Suite, find_suite, load_suite
 
 
@@ -440,12 +440,12 @@ def _suite_for(row: dict, history: History) -> Suite:
     if path is not None and path.is_file():
         try:
             suite = load_suite(path, source="file")
-        except EvalError:
+        except USER_ERRORS:
             suite = None
     if suite is None or suite.hash != row["suite_hash"]:
         try:
             candidate = find_suite(row["suite_id"], user_suites_dir(history.path))
-        except EvalError:
+        except USER_ERRORS:
             candidate = None
         if candidate is not None and candidate.hash == row["suite_hash"]:
             suite = candidate

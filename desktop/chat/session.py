@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from PySide6.QtCore import QObject, Signal
 
 import engine
-from evals.history import History, HistoryError
+from history import History, HistoryError
 
 from ..model_host import ModelHost
 from ..records import reply_settings, tokens_from_json, tokens_to_json

@@ -9,7 +9,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QLabel, QLineEdit, QSplitter, QVBoxLayout, QWidget
 
-from evals.history import History
+from history import History
 
 from .queries import Comparison, compare_runs, run_label, run_title
 from .results_view import table_view

@@ -18,7 +18,7 @@ from PySide6.QtCore import QCoreApplication, QEventLoop, QSettings
 from PySide6.QtWidgets import QApplication
 
 import engine
-from evals.history import History
+from history import History
 
 
 def wait_until(condition, timeout_s: float = 1800.0):

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
     QToolButton, QVBoxLayout, QWidget,
 )
 
-from evals.errors import EvalError
+from evals.errors import USER_ERRORS
 from evals.export import write_file
 
 from ..message_bar import MessageBar
@@ -98,7 +98,7 @@ class HistoryPage(QWidget):
         keep = list(self._selected)
         try:
             runs = self.history.runs(limit=RUNS_SHOWN)
-        except EvalError as err:
+        except USER_ERRORS as err:
             self.message_bar.show_error(str(err))
             return
         before = {r["id"]: r for r in self.runs_model.rows if r["id"] in keep}

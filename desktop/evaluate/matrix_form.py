@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
 
 import engine
 from engine import remote
-from evals.errors import EvalError, SuiteError
+from evals.errors import USER_ERRORS, EvalError, SuiteError
 from evals.runner import RunSettings, RunSpec, expand_matrix
 from evals.suite import list_suites, load_suite
 
@@ -210,7 +210,7 @@ class MatrixForm(QWidget):
             terms = " × ".join(f"{c} {name}{'s' if c != 1 else ''}" for c, name in counts)
             self.summary.setText(f"<b>{n} run{'s' if n != 1 else ''}</b> = {terms}" if n
                                  else "Tick at least one suite, model and precision.")
-        except EvalError as err:
+        except USER_ERRORS as err:
             self.summary.setText(str(err)[:1].upper() + str(err)[1:])
         self.changed.emit()
 

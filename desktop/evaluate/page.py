@@ -11,7 +11,7 @@ from __future__ import annotations
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QScrollArea, QSplitter, QVBoxLayout, QWidget
 
-from evals.errors import EvalError
+from evals.errors import USER_ERRORS
 from evals.remote_backend import remote_loader
 from evals.suite import user_suites_dir
 
@@ -81,7 +81,7 @@ class EvaluatePage(QWidget):
         self.message_bar.clear()
         try:
             specs = self.form.specs()
-        except EvalError as err:
+        except USER_ERRORS as err:
             self.show_error(str(err))
             return False
         return self._submit(Job(tuple(specs), label=f"{len(specs)} run{'s' if len(specs) > 1 else ''}"))
@@ -90,7 +90,7 @@ class EvaluatePage(QWidget):
         """Validate a suite file and tick it; False (with the validator's message) when it is bad."""
         try:
             self.form.add_suite_file(path)
-        except EvalError as err:
+        except USER_ERRORS as err:
             self.show_error(str(err))
             return False
         return True
@@ -110,7 +110,7 @@ class EvaluatePage(QWidget):
     def refresh_resumable(self, select: int | None = None):
         try:
             runs = resumable_runs(self.history)
-        except EvalError as err:
+        except USER_ERRORS as err:
             self.show_error(str(err))
             runs = []
         self.progress.set_resumable(runs, select)
@@ -124,7 +124,7 @@ class EvaluatePage(QWidget):
     def _resumable(self, run_id: int) -> bool:
         try:
             return self.history.run(run_id)["status"] in RESUMABLE
-        except EvalError:
+        except USER_ERRORS:
             return False
 
     # ---- host signals -------------------------------------------------------------------------

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from evals import export as fmt
 from evals.errors import SuiteError
-from evals.history import History
+from history import History
 from evals.metrics import softmax
 from evals.report import build_report, compare
 from evals.suite import Suite, load_suite

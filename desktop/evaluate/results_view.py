@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
 )
 
 from evals.export import truncation_note
-from evals.history import History
+from history import History
 
 from .charts import MetricGrid, VariantChart
 from .item_detail import ItemDetail

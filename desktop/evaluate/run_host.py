@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 
 from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
 
-from evals.errors import EvalError
-from evals.history import History
+from evals.errors import USER_ERRORS
+from history import History
 from evals.runner import Progress, Runner, RunSpec, engine_loader
 
 PROGRESS_EVERY_S = 0.05  # at most ~20 progress updates a second reach the GUI
@@ -65,7 +65,7 @@ class EvalWorker(QObject):
                 runner.resume(job.resume)
             if job.specs and not self.stop_event.is_set():
                 runner.start_many(list(job.specs))  # creates the runs in order, one model load per group
-        except EvalError as err:
+        except USER_ERRORS as err:
             self._end(job, runner, "failed", str(err))
         except Exception as err:  # noqa: BLE001 - e.g. out of memory while loading; the window must say so
             self._end(job, runner, "failed", f"{type(err).__name__}: {err}")

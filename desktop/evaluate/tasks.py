@@ -12,7 +12,7 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
-from evals.errors import EvalError
+from evals.errors import USER_ERRORS
 
 
 class _Relay(QObject):
@@ -28,7 +28,7 @@ class _Job(QRunnable):
     def run(self):
         try:
             result = self.fn()
-        except EvalError as err:
+        except USER_ERRORS as err:
             self.relay.failed.emit(self.job_id, str(err))
         except Exception as err:  # noqa: BLE001 - any failure must reach the window, not kill the thread
             self.relay.failed.emit(self.job_id, f"{type(err).__name__}: {err}")

@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 import engine  # noqa: E402
 from desktop.main_window import MainWindow  # noqa: E402
-from evals.history import History  # noqa: E402
+from history import History  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 TOKENS_TEXT = "Transformers find it unbelievable: naïve café in 東京 <|im_start|>"

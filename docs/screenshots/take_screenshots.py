@@ -24,7 +24,7 @@ sys.path.insert(0, str(ROOT))
 
 import engine  # noqa: E402
 from desktop.main_window import MainWindow  # noqa: E402
-from evals.history import History  # noqa: E402
+from history import History  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 SYSTEM_PROMPT = "[A room in the castle.]"  # bard-mini's chat template makes this a stage direction

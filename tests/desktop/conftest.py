@@ -11,7 +11,7 @@ from PySide6.QtCore import QCoreApplication, QEvent, QSettings
 
 import engine
 from desktop.main_window import MainWindow
-from evals.history import History
+from history import History
 
 
 @pytest.fixture(scope="session", autouse=True)

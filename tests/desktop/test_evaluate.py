@@ -17,7 +17,7 @@ from desktop.evaluate.history_page import HistoryPage
 from desktop.evaluate.page import EvaluatePage
 from desktop.pages import AppContext
 from evals import cli
-from evals.history import History
+from history import History
 from evals.report import compare
 from evals.runner import engine_loader
 

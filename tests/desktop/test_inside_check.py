@@ -6,7 +6,7 @@ import pytest
 from PySide6.QtCore import Qt
 
 from engine.inside.selfcheck import AnswerCheck
-from evals.history import History, HistoryError
+from history import History, HistoryError
 
 
 def click_check(qtbot, page, message_id: int):

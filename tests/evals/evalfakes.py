@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from evals.history import History
+from history import History
 from evals.runner import LoadedModel
 
 

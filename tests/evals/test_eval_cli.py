@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from evals.cli import main
-from evals.history import History
+from history import History
 
 from evalfakes import mc, write_suite
 

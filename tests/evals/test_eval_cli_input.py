@@ -11,7 +11,7 @@ import pytest
 
 from evals.cli import main
 from evals.errors import RunError
-from evals.history import History
+from history import History
 from evals.runner import RunSpec, Runner
 from evals.suite import find_suite, load_suite
 

@@ -8,7 +8,7 @@ import pytest
 from evals.cli import main
 from evals.errors import DatasetImportError, EvalError
 from evals.export import write_file
-from evals.history import History
+from history import History
 from evals.importers import import_suite
 from evals.runner import RunSpec, Runner
 from evals.suite import load_suite

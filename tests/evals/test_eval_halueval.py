@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from evals.errors import DatasetImportError
-from evals.history import History
+from history import History
 from evals.importers import halueval, halueval_instructions, import_suite
 from evals.runner import RunSpec, Runner
 

@@ -13,7 +13,7 @@ import pytest
 
 from evals.cli import main
 from evals.errors import HistoryError, RunError
-from evals.history import History, migrations
+from history import History, migrations
 from evals.runner import RunSpec, Runner
 from evals.suite import load_suite
 
@@ -62,7 +62,7 @@ def test_a_newer_database_is_refused_before_anything_changes(tmp_path):
 
 def test_an_older_database_migrates_and_old_runs_show_no_count(tmp_path, monkeypatch):
     db = tmp_path / "h.db"
-    monkeypatch.setattr("evals.history.store.MIGRATIONS", migrations.MIGRATIONS[:1])  # a file from before m002
+    monkeypatch.setattr("history.store.MIGRATIONS", migrations.MIGRATIONS[:1])  # a file from before m002
     with History.open(db) as h:
         run = h.db.execute("INSERT INTO eval_runs (suite_id, suite_version, suite_hash, status, started_at) "
                            "VALUES ('s', '1', 'x', 'finished', '2025-01-01')").lastrowid

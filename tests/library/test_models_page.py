@@ -48,7 +48,7 @@ def test_models_page_lists_what_is_found_and_opens_it(home, qtbot):
 
 def test_the_window_offers_the_library_everywhere_and_opens_in_chat(home, qtbot, tmp_path, checkpoint_factory):
     from desktop.main_window import MainWindow
-    from evals.history import History
+    from history import History
 
     ckpt = checkpoint_factory("llama")
     snapshot = hf_cache_repo(home / ".cache" / "huggingface" / "hub", "acme/tiny-llama", checkpoint_files(ckpt))

@@ -8,7 +8,7 @@ import pytest
 from fastapi.responses import JSONResponse
 
 from evals.cli import main as eval_main
-from evals.history import History
+from history import History
 from evals.runner import RunSettings, RunSpec, Runner, engine_loader
 from evals.suite import load_suite
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from ..errors import HistoryError
-from .base import from_json, now, sql, to_json, write
+from .errors import HistoryError
+from .base import Tables, from_json, now, sql, to_json, write
 
 RUN_STATUSES = ("running", "finished", "interrupted", "failed")
 RUN_FIELDS = ("suite_id", "suite_version", "suite_hash", "suite_title", "suite_path", "model_id",
@@ -47,7 +47,7 @@ def _decode(row: dict) -> dict:
     return row
 
 
-class RunStore:
+class RunStore(Tables):
     """Mixed into History; `self.db` is an open sqlite_utils.Database."""
 
     @sql

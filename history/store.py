@@ -7,27 +7,32 @@ refused untouched. Only then does it mark a new file as glasslm's, turn on WAL a
 pending migrations. A file or folder this process may not write is opened read-only when the
 caller only reads (`writable=False`), and refused in one sentence otherwise. It waits for
 other programs' locks (`lock_timeout`, see base.py) and turns sqlite errors into one-sentence
-`HistoryError`s. The conversation API lives in `chats.py`, the eval-run API in `runs.py`; both
-are mixed into `History` so one object owns the connection. It knows nothing about models,
-suites or metrics: callers pass plain dicts.
+`HistoryError`s. Each thread that uses a `History` gets its own connection to the file (opened
+on first use, closed with the history or when the thread ends). The models/settings API lives
+in `models.py`, conversations in `chats.py`, eval runs in `runs.py`; all are mixed into `History`
+so one object owns the connections. It knows nothing about the engine, suites or metrics:
+callers pass plain dicts and dataclasses.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sqlite3
 import sys
 import threading
 import time
+import weakref
 from pathlib import Path
 from urllib.parse import quote
 
 import sqlite_utils
 
-from ..errors import HistoryError, HistoryReadOnlyError
+from .errors import HistoryError, HistoryReadOnlyError
 from .base import BUSY_STEP_MS, explain, is_locked, lock_timeout, now, read_only_message, sql
 from .chats import ChatStore
 from .migrations import MIGRATIONS
+from .models import ModelStore
 from .runs import RunStore
 
 APPLICATION_ID = 0x474C4C4D  # "GLLM" in PRAGMA application_id marks a glasslm database
@@ -72,17 +77,51 @@ def user_data_dir() -> Path:
     return base / "glasslm"
 
 
-class History(ChatStore, RunStore):
-    """One open glasslm database. Build it with `History.open`; `__init__` only stores."""
+class History(ModelStore, ChatStore, RunStore):
+    """One open glasslm database. Build it with `History.open`; `__init__` only stores.
+
+    `db` is the calling thread's connection: the one `open` checked the file with for the thread
+    that opened it, a new one for each other thread (`shared=True`, for ":memory:": one
+    connection for all, used in turn)."""
 
     def __init__(self, db: sqlite_utils.Database, path: Path, read_only: bool = False,
-                 lock_timeout_s: float = 45.0):
-        self.db: sqlite_utils.Database | None = db
+                 lock_timeout_s: float = 45.0, shared: bool = False):
         self.path = path
         self.read_only = read_only  # opened without write access: every write raises HistoryReadOnlyError
         self.lock_timeout = lock_timeout_s  # seconds to wait for another program's write lock
-        self._lock = threading.RLock()
-        self._depth = 0  # nesting of @sql calls (only the outermost retries a locked database)
+        self._shared = shared
+        self._first: sqlite_utils.Database | None = db
+        self._opener = threading.get_ident()
+        self._local = threading.local()  # .db: this thread's connection; .depth: nesting of @sql calls
+        self._open_dbs: weakref.WeakSet = weakref.WeakSet()  # every thread's connection, to close them all
+        self._open_dbs.add(db)
+        self._lock = threading.RLock()  # a shared connection is used by one thread at a time
+        self._closed = False
+
+    @property
+    def db(self) -> sqlite_utils.Database | None:
+        """This thread's connection (opened on its first use); None once the history is closed."""
+        if self._closed:
+            return None
+        if self._shared or threading.get_ident() == self._opener:
+            return self._first
+        db = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite_utils.Database(_connect(self.path, self.read_only))
+            if not self.read_only:
+                db.execute("PRAGMA foreign_keys = ON")
+                db.execute("PRAGMA synchronous = NORMAL")
+            with self._lock:
+                self._open_dbs.add(db)
+            self._local.db = db
+        return db
+
+    def _turn(self):
+        """Hold the shared connection for one call; per-thread connections need no turn."""
+        return self._lock if self._shared else contextlib.nullcontext()
+
+    def _depth(self) -> int:
+        return getattr(self._local, "depth", 0)
 
     @classmethod
     def open(cls, path: str | Path | None = None, *, timeout: float | None = None,
@@ -99,7 +138,7 @@ class History(ChatStore, RunStore):
             conn = sqlite3.connect(MEMORY, check_same_thread=False, isolation_level=None)
             db = sqlite_utils.Database(conn)
             _prepare(db, path, new=True)
-            return cls(db, path, lock_timeout_s=wait)
+            return cls(db, path, lock_timeout_s=wait, shared=True)
         _check_header(path)
         exists = path.is_file() and path.stat().st_size > 0
         read_only = exists and not _may_write(path)
@@ -123,10 +162,13 @@ class History(ChatStore, RunStore):
         return cls(db, path, read_only=read_only, lock_timeout_s=wait)
 
     def close(self) -> None:
+        """Close every thread's connection; later calls say the history is closed."""
         with self._lock:
-            if self.db is not None:
-                self.db.close()
-                self.db = None
+            self._closed = True
+            for db in list(self._open_dbs):
+                db.close()
+            self._open_dbs = weakref.WeakSet()
+            self._first = None
 
     def __enter__(self) -> "History":
         return self

@@ -1,6 +1,8 @@
 """Helpers shared by the history mixins: timestamps, JSON columns, the `@sql` guard, lock waits.
 
-`@sql` serializes access to the connection, waits for another program's write lock (up to
+`@sql` runs a method on the calling thread's own connection (one per thread, so the app's reads
+never wait behind an eval's writes: WAL lets readers and one writer work at once; an in-memory
+database has one connection, taken in turn), waits for a write lock held elsewhere (up to
 the history's `lock_timeout`, in short steps so Ctrl-C still works), and turns sqlite errors
 into one-sentence `HistoryError`s. `write(history)` opens a write transaction that takes the
 lock at its start (BEGIN IMMEDIATE), so a busy database is waited for, never half written.
@@ -20,7 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator, TypeVar
 
-from ..errors import HistoryDamagedError, HistoryError, HistoryLockedError, HistoryReadOnlyError
+from .errors import HistoryDamagedError, HistoryError, HistoryLockedError, HistoryReadOnlyError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -108,8 +110,24 @@ def read_only_message(path: Path) -> str:
             "make it writable or pass --db with another file")
 
 
+class Tables:
+    """What every history mixin shares: `db` (this thread's sqlite_utils.Database, from `History`)
+    and two small query helpers. Callers are inside an `@sql` method."""
+
+    db: Any
+
+    def _all(self, query: str, args: list) -> list[dict]:
+        cur = self.db.execute(query, args)
+        names = [d[0] for d in cur.description]
+        return [dict(zip(names, row)) for row in cur.fetchall()]
+
+    def _one(self, query: str, args: list) -> dict | None:
+        rows = self._all(query, args)
+        return rows[0] if rows else None
+
+
 def sql(method: F) -> F:
-    """Serialize access to the connection, wait out other programs' locks, and raise `HistoryError`s.
+    """Run on this thread's connection, wait out other connections' locks, and raise `HistoryError`s.
 
     Only the outermost call retries a locked database (its transaction was rolled back whole,
     so running it again is safe); nested calls pass sqlite errors up to it.
@@ -117,17 +135,17 @@ def sql(method: F) -> F:
 
     @functools.wraps(method)
     def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
-        if self.db is None:
-            raise HistoryError(f"the history database {self.path} is closed")
-        with self._lock:
-            outermost = self._depth == 0
-            self._depth += 1
+        with self._turn():
+            if self.db is None:
+                raise HistoryError(f"the history database {self.path} is closed")
+            depth = self._depth()
+            self._local.depth = depth + 1
             try:
-                if not outermost:
+                if depth:
                     return method(self, *args, **kwargs)
                 return _with_retries(self, method, args, kwargs)
             finally:
-                self._depth -= 1
+                self._local.depth = depth
 
     return wrapper  # type: ignore[return-value]
 

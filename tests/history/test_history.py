@@ -4,8 +4,8 @@ import sqlite3
 
 import pytest
 
-from evals.history import History, HistoryError, default_db_path
-from evals.history import migrations, store
+from history import History, HistoryError, default_db_path
+from history import migrations, store
 
 
 @pytest.fixture

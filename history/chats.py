@@ -1,31 +1,18 @@
-"""Models, settings, conversations and messages in the history database (with full-text search).
+"""Conversations, messages (with full-text search) and answer checks in the history database.
 
 A mixin of `History` (see `store.py`); it runs the SQL for the chat side of the app and knows
-nothing about Qt or the engine. Settings and stats are stored as JSON columns so a new
-sampling field never needs a migration; the common fields are also copied into columns of
-the `settings` table so they can be queried directly.
+nothing about Qt or the engine. The models and settings rows that chats and eval runs both
+point at are in `models.py`. Settings and stats are stored as JSON columns, so a new sampling
+field never needs a migration.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from typing import Any
 
-from ..errors import HistoryError
-from .base import from_json, now, sql, to_json, write
-
-MODEL_COLUMNS = ("path", "model_type", "n_params", "context_length", "vocab_size",
-                 "n_layers", "n_heads", "n_kv_heads")
-SETTINGS_COLUMNS = ("precision", "device", "temperature", "top_k", "top_p", "min_p",
-                    "repetition_penalty", "max_new_tokens", "seed", "system_prompt")
-
-
-def _as_dict(value: Any) -> dict:
-    text = to_json(value)
-    return {} if text is None else json.loads(text)
-
+from .errors import HistoryError
+from .base import Tables, from_json, now, sql, to_json, write
 
 def fts_query(text: str) -> str:
     """Quote each word so user text (with `-`, `:`, quotes...) is never FTS syntax."""
@@ -33,56 +20,8 @@ def fts_query(text: str) -> str:
     return " ".join('"' + w.replace('"', '""') + '"' for w in words)
 
 
-class ChatStore:
-    """Mixed into History; `self.db` is an open sqlite_utils.Database."""
-
-    @sql
-    def upsert_model(self, info: Any) -> int:
-        """Insert or refresh a model row keyed by its fingerprint; returns its id."""
-        data = _as_dict(info)
-        fingerprint = data.get("fingerprint")
-        if not fingerprint:
-            fingerprint = hashlib.sha256(to_json(data, sort_keys=True).encode()).hexdigest()
-        stamp = now()
-        row = {k: data.get(k) for k in MODEL_COLUMNS}
-        if row["path"] is not None:
-            row["path"] = str(row["path"])
-        row.update(info_json=to_json(data), last_used_at=stamp)
-        with write(self):
-            existing = self.db.execute(
-                "SELECT id FROM models WHERE fingerprint = ?", [fingerprint]).fetchone()
-            if existing:
-                sets = ", ".join(f"{k} = ?" for k in row)
-                self.db.execute(f"UPDATE models SET {sets} WHERE id = ?", [*row.values(), existing[0]])
-                return existing[0]
-            row.update(fingerprint=fingerprint, created_at=stamp)
-            cols = ", ".join(row)
-            marks = ", ".join("?" for _ in row)
-            return self.db.execute(f"INSERT INTO models ({cols}) VALUES ({marks})", list(row.values())).lastrowid
-
-    @sql
-    def model(self, model_id: int) -> dict:
-        row = self._one("SELECT * FROM models WHERE id = ?", [model_id])
-        if row is None:
-            raise HistoryError(f"no model with id {model_id} in {self.path}")
-        row["info"] = from_json(row.pop("info_json"))
-        return row
-
-    @sql
-    def upsert_settings(self, settings: Any) -> int:
-        """The id of the settings row equal to `settings` (inserted when new)."""
-        data = _as_dict(settings)
-        text = to_json(data, sort_keys=True)
-        digest = hashlib.sha256(text.encode()).hexdigest()
-        with write(self):
-            existing = self.db.execute("SELECT id FROM settings WHERE hash = ?", [digest]).fetchone()
-            if existing:
-                return existing[0]
-            row = {k: data.get(k) for k in SETTINGS_COLUMNS}
-            row.update(hash=digest, settings_json=text)
-            cols = ", ".join(row)
-            marks = ", ".join("?" for _ in row)
-            return self.db.execute(f"INSERT INTO settings ({cols}) VALUES ({marks})", list(row.values())).lastrowid
+class ChatStore(Tables):
+    """Mixed into History; `self.db` is this thread's open sqlite_utils.Database."""
 
     @sql
     def new_conversation(self, title: str, model_id: int | None, settings: Any) -> int:
@@ -189,13 +128,3 @@ class ChatStore:
     def delete_conversation(self, conversation_id: int) -> None:
         with write(self):
             self.db.execute("DELETE FROM conversations WHERE id = ?", [conversation_id])
-
-    # Small query helpers used by both mixins (callers hold the lock through @sql).
-    def _all(self, query: str, args: list) -> list[dict]:
-        cur = self.db.execute(query, args)
-        names = [d[0] for d in cur.description]
-        return [dict(zip(names, row)) for row in cur.fetchall()]
-
-    def _one(self, query: str, args: list) -> dict | None:
-        rows = self._all(query, args)
-        return rows[0] if rows else None
