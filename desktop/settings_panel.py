@@ -18,7 +18,7 @@ import engine
 
 from .presets import PresetStore
 
-SAMPLING_KEYS = ("temperature", "top_k", "top_p", "min_p", "repetition_penalty", "max_new_tokens", "seed")
+SAMPLING_KEYS = engine.NUMBER_FIELDS  # one spin box each
 NO_SEED = -1  # the seed box shows "random" at this value
 
 

@@ -16,11 +16,13 @@ from .errors import (
 )
 from .generation import Generation
 from .loader import bundled_model_path, default_model_note, default_model_path, load
-from .runtime import Model
-from .types import Alternative, ContinuationScore, DeviceInfo, ModelInfo, Sampling, Stats, Token
+from .runtime import Model, score_tokens
+from .sampling import DISTRIBUTION_FIELDS, NUMBER_FIELDS, SAMPLING_FIELDS, Sampling
+from .types import Alternative, ContinuationScore, DeviceInfo, ModelInfo, Stats, Token
 
 __all__ = [
     "load", "default_model_path", "default_model_note", "bundled_model_path", "available_devices", "PRECISIONS", "Model", "Generation", "Sampling",
+    "SAMPLING_FIELDS", "DISTRIBUTION_FIELDS", "NUMBER_FIELDS", "score_tokens",
     "Token", "Alternative", "Stats", "ContinuationScore", "ModelInfo", "DeviceInfo", "EngineError",
     "ModelFormatError", "UnsupportedModelError", "PrecisionError", "DeviceError", "PromptTooLongError",
     "OutOfMemoryError",

@@ -16,7 +16,7 @@ from .console import not_utf8, tolerant_stdin
 from .devices import PRECISIONS
 from .errors import EngineError
 from .loader import load
-from .types import Sampling
+from .sampling import NUMBER_FIELDS, Sampling
 
 MAX_SEED = 2**63 - 1
 DEVICE = re.compile(r"auto|cpu|cuda(:\d{1,3})?")
@@ -80,7 +80,7 @@ def add_sampling_arguments(parser: argparse.ArgumentParser):
 def sampling_from_args(model, args) -> Sampling:
     overrides = {
         name: getattr(args, name)
-        for name in ("temperature", "top_k", "top_p", "min_p", "repetition_penalty", "max_new_tokens", "seed")
+        for name in NUMBER_FIELDS
         if getattr(args, name) is not None
     }
     return model.default_sampling(stop=tuple(args.stop), **overrides)

@@ -18,7 +18,8 @@ import torch
 from .errors import EngineError, PromptTooLongError
 from .sampling import choose
 from .tokenizer import TextStream
-from .types import Alternative, Sampling, Stats, Token
+from .sampling import Sampling
+from .types import Alternative, Stats, Token
 
 if TYPE_CHECKING:
     from .runtime import Model

@@ -18,11 +18,20 @@ from .generation import Generation
 from .kv_cache import KVCache
 from .model import Transformer
 from .tokenizer import Tokenizer
-from .types import ContinuationScore, ModelInfo, Sampling
+from .sampling import DISTRIBUTION_FIELDS, Sampling
+from .types import ContinuationScore, ModelInfo
 
 CACHE_BLOCK = 256  # the smallest cache; larger ones double it (see _cache_length)
 SCORING_PREFIX_MIN = 16  # shorter shared prefixes are cheaper to run again than to copy
 SCORING_PREFIX_MAX = 2048  # positions of a scoring context kept for the next call (memory bound)
+
+
+def score_tokens(logprobs: torch.Tensor, target: torch.Tensor) -> ContinuationScore:
+    """logprobs (N, V) log-softmaxed rows predicting target (N,) ids -> the continuation's summed
+    log-probability, whether every token was the argmax, and each token's log-probability."""
+    token_lp = logprobs.gather(1, target[:, None])[:, 0]  # (N,)
+    greedy = bool((logprobs.argmax(-1) == target).all())
+    return ContinuationScore(float(token_lp.sum()), greedy, tuple(token_lp.tolist()))
 
 
 class Model:
@@ -75,7 +84,7 @@ class Model:
         g = self.generation_defaults
         base = {}
         if g.get("do_sample"):
-            base = {k: g[k] for k in ("temperature", "top_k", "top_p", "min_p", "repetition_penalty") if g.get(k) is not None}
+            base = {k: g[k] for k in DISTRIBUTION_FIELDS if g.get(k) is not None}
         elif g.get("repetition_penalty") is not None:
             base["repetition_penalty"] = g["repetition_penalty"]
         return Sampling(**{**base, **overrides})
@@ -113,10 +122,7 @@ class Model:
         scores = []
         for row, cont in enumerate(continuations):
             dists = torch.cat((first[None], rest[row, : len(cont) - 1]), dim=0)  # (len, V)
-            target = torch.tensor(cont, device=self.device)
-            token_lp = dists.gather(1, target[:, None])[:, 0]  # (len,)
-            greedy = bool((dists.argmax(-1) == target).all())
-            scores.append(ContinuationScore(float(token_lp.sum()), greedy, tuple(token_lp.tolist())))
+            scores.append(score_tokens(dists, torch.tensor(cont, device=self.device)))
         return scores
 
     def _reuse_scoring_prefix(self, context_ids: list[int], cache: KVCache) -> int:

@@ -1,47 +1,10 @@
-"""The values the engine hands out: sampling settings, streamed tokens, stats, model info.
+"""The values the engine hands out: streamed tokens, stats, model info (sampling settings are in sampling.py).
 
 Plain dataclasses with no behaviour beyond conversion to dicts (for storage and display).
 """
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-
-
-@dataclass(frozen=True)
-class Sampling:
-    temperature: float = 0.0  # 0 means greedy
-    top_k: int = 0  # keep the k most likely tokens; 0 = off
-    top_p: float = 1.0  # keep the smallest set with this much probability; 1 = off
-    min_p: float = 0.0  # drop tokens below min_p x the top probability; 0 = off
-    repetition_penalty: float = 1.0  # >1 discourages tokens already in prompt or output
-    max_new_tokens: int = 256  # stop after this many generated tokens
-    seed: int | None = None  # same seed and settings give the same tokens
-    stop: tuple[str, ...] = ()  # stop when any of these strings appears in the output
-    stop_on_eos: bool = True  # stop at the model's end-of-sequence tokens
-
-    def __post_init__(self):
-        object.__setattr__(self, "stop", tuple(self.stop))
-        checks = (
-            (self.temperature >= 0, "temperature must be 0 (greedy) or more"),
-            (self.top_k >= 0, "top_k must be 0 (off) or more"),
-            (0 < self.top_p <= 1, "top_p must be in (0, 1]; 1 turns it off"),
-            (0 <= self.min_p <= 1, "min_p must be in [0, 1]; 0 turns it off"),
-            (self.repetition_penalty > 0, "repetition_penalty must be above 0; 1 turns it off"),
-            (self.max_new_tokens >= 0, "max_new_tokens must be 0 or more"),
-        )
-        for ok, message in checks:
-            if not ok:
-                from .errors import EngineError
-
-                raise EngineError(f"bad sampling setting: {message}")
-
-    def to_dict(self) -> dict:
-        return {**asdict(self), "stop": list(self.stop)}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "Sampling":
-        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
-        return cls(**known)
 
 
 @dataclass(frozen=True)

@@ -22,13 +22,9 @@ about suites, scoring or the database.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
-
-SAMPLING_FIELDS = ("temperature", "top_k", "top_p", "min_p", "repetition_penalty", "max_new_tokens",
-                   "seed", "stop", "stop_on_eos")
 
 
 @runtime_checkable
@@ -71,7 +67,7 @@ class EngineBackend:
         self.system_prompt = system_prompt
         has_template = bool(getattr(model, "has_chat_template", False))
         self.use_chat_template = has_template if use_chat_template == "auto" else bool(use_chat_template)
-        self.add_bos = _wants_bos(self.tokenizer, Path(str(info.path)))
+        self.add_bos = bool(getattr(self.tokenizer, "add_bos", False))  # the tokenizer config's add_bos_token
         self.context_length = int(getattr(info, "context_length", 0) or 0)
         # One flag per request of the latest loglikelihood() call (or one for the latest generate()):
         # True when the input was longer than the context window and lost its first tokens.
@@ -119,6 +115,8 @@ class EngineBackend:
     def _padded_loglikelihood(self, requests: list[_Encoded]) -> list[tuple[float, bool]]:
         import torch
 
+        import engine
+
         out: dict[int, tuple[float, bool]] = {}
         # Longest first (as lm-eval) so the first batch shows memory trouble early.
         order = sorted(requests, key=lambda e: (-(len(e.context) + len(e.continuation)), e.index))
@@ -143,9 +141,8 @@ class EngineBackend:
                 positions = slice(len(ids) - n_cont, len(ids))  # logits predicting the continuation
                 logprobs = logits[row, positions].float().log_softmax(-1)  # (n_cont, V)
                 target = torch.tensor(e.continuation[-n_cont:], dtype=torch.long, device=logprobs.device)
-                token_lp = logprobs.gather(1, target[:, None])[:, 0]  # (n_cont,)
-                greedy = bool((logprobs.argmax(-1) == target).all())
-                out[e.index] = (float(token_lp.sum()), greedy)
+                score = engine.score_tokens(logprobs, target)
+                out[e.index] = (score.logprob, score.greedy)
         return [out[e.index] for e in requests]
 
     def _input(self, e: _Encoded) -> tuple[list[int], int]:
@@ -170,11 +167,8 @@ class EngineBackend:
 
         text = self.render(prompt)
         ids = self._encode(text) if self.use_chat_template else self._prefix() + self._encode(text)
-        sampling = engine.Sampling(**{k: v for k, v in settings.items() if k in SAMPLING_FIELDS and v is not None})
-        try:  # drop the start of a prompt longer than the context window instead of failing
-            generation = self.model.generate(ids, sampling, truncate=True)
-        except TypeError:  # a model whose generate() has no truncate option
-            generation = self.model.generate(ids, sampling)
+        sampling = engine.Sampling.from_dict(settings)
+        generation = self.model.generate(ids, sampling, truncate=True)  # a prompt over the window loses its start
         text = "".join(token.text for token in generation)
         dropped = getattr(getattr(generation, "stats", None), "truncated_prompt_tokens", 0)
         self.last_truncated = [bool(dropped)]
@@ -201,13 +195,3 @@ class EngineBackend:
         eos = list(getattr(self.tokenizer, "eos_ids", []) or [])
         return eos[0] if eos else 0  # padding sits after the real tokens; causal attention never sees it
 
-
-def _wants_bos(tokenizer: Any, folder: Path) -> bool:
-    flag = getattr(tokenizer, "add_bos", None)
-    if flag is not None:
-        return bool(flag)
-    config = folder / "tokenizer_config.json"
-    try:
-        return bool(json.loads(config.read_text(encoding="utf-8")).get("add_bos_token", False))
-    except (OSError, ValueError):
-        return False

@@ -312,12 +312,13 @@ def _print_summary(run: dict) -> None:
 
 
 class _Progress:
-    """Progress callback: a one-line bar on stderr, plain lines on stdout, or nothing."""
+    """Progress callback: a tqdm bar on stderr (one per run; a resumed run starts where it stopped),
+    plain `progress ...` lines on stdout for scripts, or nothing."""
 
     def __init__(self, mode: str | None):
         self.mode = mode or ("bar" if sys.stderr.isatty() else "none")
-        self.last = 0.0
-        self.dirty = False
+        self.bar = None
+        self.bar_run: int | None = None
         self.output_closed = False  # the reader went away (`| head`): the runner stops, resumable
 
     def __call__(self, p) -> None:
@@ -325,7 +326,7 @@ class _Progress:
             self._show(p)
         except BrokenPipeError:
             self.output_closed = True
-            self.dirty = False
+            self.bar = None
 
     def _show(self, p) -> None:
         if self.mode == "lines":
@@ -333,28 +334,22 @@ class _Progress:
             print(f"progress run={p.run_id} done={p.done} total={p.total} items_per_s={p.items_per_s:.2f} eta_s={eta}",
                   flush=True)
         elif self.mode == "bar":
-            now = time.monotonic()
-            if now - self.last < 0.1 and p.done < p.total:
-                return
-            self.last = now
-            width = 30
-            filled = int(width * p.done / max(1, p.total))
-            eta = "--:--" if p.eta_s is None else f"{int(p.eta_s) // 60:02d}:{int(p.eta_s) % 60:02d}"
-            line = (f"\r{p.suite_id} [run {p.run_id}] [{'#' * filled}{'.' * (width - filled)}] "
-                    f"{p.done}/{p.total}  {p.items_per_s:.1f} items/s  ETA {eta}")
-            sys.stderr.write(line)
-            sys.stderr.flush()
-            self.dirty = True
+            from tqdm import tqdm
+
+            if self.bar is None or self.bar_run != p.run_id:
+                self.close()
+                self.bar = tqdm(total=p.total, initial=p.done, desc=f"{p.suite_id} [run {p.run_id}]", unit=" items",
+                                file=sys.stderr, dynamic_ncols=True, mininterval=0.1)
+                self.bar_run = p.run_id
+            self.bar.update(p.done - self.bar.n)
 
     def close(self) -> None:
-        if self.dirty:
-            self.dirty = False
+        if self.bar is not None:
+            bar, self.bar = self.bar, None
             try:
-                sys.stderr.write("\n")
-                sys.stderr.flush()
+                bar.close()
             except BrokenPipeError:
                 self.output_closed = True
-
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m evals VERB ...`: the eval group without the rest of glasslm."""

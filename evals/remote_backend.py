@@ -24,7 +24,6 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from .backend import SAMPLING_FIELDS
 from .errors import RunError
 from .runner import LoadedModel, RunSettings, engine_loader
 
@@ -95,7 +94,7 @@ class RemoteBackend:
         from engine import Sampling
         from engine.remote import RemoteError, sampling_fields
 
-        sampling = Sampling(**{k: v for k, v in settings.items() if k in SAMPLING_FIELDS and v is not None})
+        sampling = Sampling.from_dict(settings)
         fields = {"model": self.model_id, **sampling_fields(sampling)}
         if self.use_chat:
             messages = ([{"role": "system", "content": self.system_prompt}] if self.system_prompt else [])

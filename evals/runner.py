@@ -63,13 +63,14 @@ class RunSettings:
         Sampling values are checked whatever the suite holds (a multiple-choice suite never
         samples, but its run records the settings), by the engine's own `Sampling` rules.
         """
-        from engine import PRECISIONS, EngineError, Sampling
+        from engine import DISTRIBUTION_FIELDS, PRECISIONS, EngineError, Sampling
 
         if self.precision not in PRECISIONS:
             raise RunError(f"unknown precision {self.precision!r}; choose from {', '.join(PRECISIONS)}")
         if not DEVICE.fullmatch(str(self.device).strip().lower()):  # the engine ignores case and spaces
             raise RunError(f"unknown device {self.device!r}; use auto, cpu or cuda[:N]")
-        for name in ("temperature", "top_p", "min_p", "repetition_penalty"):
+        defaults = Sampling()
+        for name in (n for n in DISTRIBUTION_FIELDS if isinstance(getattr(defaults, n), float)):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
                 raise RunError(f"{name} must be a finite number, not {value!r}")
@@ -77,7 +78,7 @@ class RunSettings:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
                 raise RunError(f"{name.replace('_', '-')} must be a whole number from {low} to {high}, not {value!r}")
-        for name in ("temperature", "top_k", "top_p", "min_p", "repetition_penalty"):
+        for name in DISTRIBUTION_FIELDS:
             try:  # one field at a time, so the message names the value that is wrong
                 Sampling(**{name: getattr(self, name)})
             except EngineError as exc:

@@ -95,8 +95,9 @@ def _bbq_fields(meta: dict, pred: int) -> dict:
 
 
 def generation_settings(run_settings: dict, **overrides) -> dict:
-    keep = ("temperature", "top_k", "top_p", "min_p", "repetition_penalty")
-    return {**{k: run_settings[k] for k in keep if run_settings.get(k) is not None}, **overrides}
+    from engine import DISTRIBUTION_FIELDS
+
+    return {**{k: run_settings[k] for k in DISTRIBUTION_FIELDS if run_settings.get(k) is not None}, **overrides}
 
 
 def score_generation(item: Item, lm: LanguageModel, run_settings: dict, run_seed: int) -> list[dict]:

@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Callable
 
 from ..errors import EngineError
-from ..types import Sampling
+from ..sampling import Sampling
 
 LOW_P = 0.1  # a reply token the model gave less than this probability is "low probability"
 SUPPORTED = 0.5  # sentences with less support than this are marked unsupported

@@ -19,7 +19,7 @@ from ..errors import EngineError
 from ..kv_cache import KVCache
 from ..sampling import apply_repetition_penalty, filter_logits
 from ..tokenizer import TextStream
-from ..types import Sampling
+from ..sampling import Sampling
 from .checks import checked_ids
 
 SHOWN = 10  # candidates reported per step

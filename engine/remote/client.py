@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Iterator
 from urllib.parse import urlsplit, urlunsplit
 
-from ..types import Sampling
+from ..sampling import Sampling
 from .http import Endpoint, RemoteError, StreamHandle
 
 API_SUFFIXES = ("/chat/completions", "/completions", "/models")

@@ -15,7 +15,8 @@ import threading
 from urllib.parse import urlsplit
 
 from ..errors import EngineError
-from ..types import ContinuationScore, ModelInfo, Sampling
+from ..sampling import Sampling
+from ..types import ContinuationScore, ModelInfo
 from .client import OpenAIClient, sampling_fields
 from .http import RemoteError
 from .stream import RemoteGeneration

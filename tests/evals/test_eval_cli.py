@@ -102,6 +102,17 @@ def test_not_a_database_and_locked(tmp_path, capsys):
     assert "not a glasslm database" in capsys.readouterr().err and text.read_text() == "my notes\n"
 
 
+def test_the_progress_bar_is_tqdms_on_stderr_one_per_run(tmp_path, db, tiny, capsys):
+    path = suite_file(tmp_path)
+    assert main(["run", str(path), "--model", str(tiny), "--precision", "fp32", "--device", "cpu",
+                 "--temperature", "0,0.7", "--db", db, "--progress", "bar"]) == 0
+    captured = capsys.readouterr()
+    assert "progress run=" not in captured.out
+    final = [line for line in captured.err.replace("\r", "\n").splitlines() if "6/6" in line]
+    assert any("clisuite [run 1]" in line for line in final) and any("clisuite [run 2]" in line for line in final)
+    assert all("items/s" in line for line in final)  # tqdm's rate, with the unit
+
+
 def test_sigkill_mid_run_then_resume(tmp_path, db, tiny):
     n = 150  # ~5 s of work in the child; it is killed after 5 items
     path = suite_file(tmp_path, n=n, suite_id="long")
