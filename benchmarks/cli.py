@@ -153,6 +153,8 @@ def load_transformers(folder: Path, precision: str, device: str):
         folder = folder.parent
         if precision not in ("fp32", "bf16", "fp16"):
             precision = "fp32"
+    if precision == "int4":  # transformers has no int4 path of its own: its 4-bit is bitsandbytes' nf4
+        precision = "nf4"
     dtypes = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
     compute = torch.bfloat16 if device.startswith("cuda") else torch.float32
     if precision in dtypes:

@@ -1,8 +1,9 @@
 """How much quantization changes a model's predictions: next-token top-1 agreement with fp32
 and mean KL(fp32 || quantized) over a fixed text, per precision.
 
-`python -m benchmarks.quant_quality [--model PATH] [--text FILE] [--positions 512]` prints a
-Markdown table; `agreement()` is also used by the tests that assert the quality bounds.
+`python -m benchmarks.quant_quality [--model PATH] [--text FILE] [--positions 512]
+[--precisions ...] [--int4-heads int8,bf16,fp32]` prints a Markdown table (int4 once per output-head
+dtype; on a Q4_0/Q4_1 GGUF the fp32 reference is the file dequantized); `agreement()` is also used by the tests that assert the quality bounds.
 """
 from __future__ import annotations
 
@@ -50,6 +51,7 @@ def main(argv=None):
     parser.add_argument("--text", default=str(DEFAULT_TEXT))
     parser.add_argument("--positions", type=int, default=512)
     parser.add_argument("--precisions", default="bf16,fp16,int8,nf4,fp4")
+    parser.add_argument("--int4-heads", default="int8", help="int4's output-head dtypes to compare (int8,bf16,fp32)")
     args = parser.parse_args(argv)
     text = Path(args.text).read_text(encoding="utf-8")
     reference = engine.load(args.model, device="cpu", precision="fp32")
@@ -57,10 +59,14 @@ def main(argv=None):
     print("| precision | top-1 agreement with fp32 | mean KL (nats) | weights MiB |")
     print("|---|---|---|---|")
     for precision in args.precisions.split(","):
-        candidate = engine.load(args.model, device="cpu", precision=precision)
-        result = agreement(reference, candidate, text, args.positions)
-        print(f"| {precision} | {result['top1_agreement']:.1%} | {result['mean_kl']:.4f} | "
-              f"{candidate.memory()['weights_bytes'] / 2**20:.1f} |")
+        heads = args.int4_heads.split(",") if precision == "int4" else [None]
+        for head in heads:
+            options = {"int4_head": head} if head else {}
+            candidate = engine.load(args.model, device="cpu", precision=precision, **options)
+            result = agreement(reference, candidate, text, args.positions)
+            label = f"{precision} ({head} head)" if head else precision
+            print(f"| {label} | {result['top1_agreement']:.1%} | {result['mean_kl']:.2e} | "
+                  f"{candidate.memory()['weights_bytes'] / 2**20:.1f} |")
 
 
 if __name__ == "__main__":

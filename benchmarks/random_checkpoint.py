@@ -38,6 +38,10 @@ class LlamaShape:
 
 SHAPES = {
     "llama-16m": LlamaShape(),
+    # SmolLM2-135M-Instruct's shape (the default model), for machines the 98 MB GGUF cannot be carried to
+    "smollm2-135m": LlamaShape(hidden_size=576, num_hidden_layers=30, num_attention_heads=9, num_key_value_heads=3,
+                               intermediate_size=1536, vocab_size=49152, max_position_embeddings=8192,
+                               tie_word_embeddings=True),
     "llama-3.2-1b": LlamaShape(hidden_size=2048, num_hidden_layers=16, num_attention_heads=32, num_key_value_heads=8,
                                intermediate_size=8192, vocab_size=128256, max_position_embeddings=4096,
                                tie_word_embeddings=True),

@@ -7,7 +7,7 @@ from benchmarks.__main__ import main as bench_main
 
 def test_bench_prints_both_implementations_and_the_ratio(checkpoint_factory, capsys):
     path = checkpoint_factory("llama")
-    assert bench_main(["bench", "--model", str(path), "--precision", "fp32,nf4", "--prompt-tokens", "8",
+    assert bench_main(["bench", "--model", str(path), "--precision", "fp32,nf4,int4", "--prompt-tokens", "8",
                        "--new-tokens", "6", "--repeats", "1", "--compare-hf"]) == 0
     out = capsys.readouterr().out
     assert re.search(r"memory bandwidth \(tensor copy\): [\d.]+ GB/s", out)
@@ -16,6 +16,9 @@ def test_bench_prints_both_implementations_and_the_ratio(checkpoint_factory, cap
                          r"([\d.]+)x decode, ([\d.]+)x first token \|$", out, re.M)
         assert ours and float(ours.group(1)) > 0, out
         assert re.search(rf"^\| {precision} \| transformers \| ([\d.]+) \|", out, re.M), out
+    # int4 has no transformers path: it is compared with transformers' 4-bit, bitsandbytes nf4
+    assert re.search(r"^\| int4 \| glasslm \| [\d.]+ \| \d+ \| [\d.]+ \| \d+% \| \d+ \| [\d.]+x decode", out, re.M), out
+    assert len(re.findall(r"^\| nf4 \| transformers \|", out, re.M)) == 2, out
 
 
 def test_floors_print_decode_and_prefill(checkpoint_factory, capsys):
