@@ -53,7 +53,7 @@ def write_random_llama(folder: Path, shape: LlamaShape, dtype=torch.float32, see
     from tokenizers import Tokenizer, models, pre_tokenizers, decoders
 
     from engine.config import ModelConfig
-    from engine.model import Transformer
+    from engine.transformer import Transformer
 
     folder.mkdir(parents=True, exist_ok=True)
     config = {"model_type": "llama", "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "bos_token_id": 1,

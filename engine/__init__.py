@@ -16,7 +16,7 @@ from .errors import (
 )
 from .generation import Generation
 from .loader import bundled_model_path, default_model_note, default_model_path, load
-from .runtime import Model, score_tokens
+from .model import Model, score_tokens
 from .sampling import DISTRIBUTION_FIELDS, NUMBER_FIELDS, SAMPLING_FIELDS, Sampling
 from .types import Alternative, ContinuationScore, DeviceInfo, ModelInfo, Stats, Token
 

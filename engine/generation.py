@@ -22,7 +22,7 @@ from .sampling import Sampling
 from .types import Alternative, Stats, Token
 
 if TYPE_CHECKING:
-    from .runtime import Model
+    from .model import Model
 
 TOP_ALTERNATIVES = 5
 

@@ -22,8 +22,8 @@ from .errors import ModelFormatError, OutOfMemoryError, PrecisionError, is_out_o
 from .formats import ModelSource, open_source
 from .int4 import int4_available
 from .load_int4 import HEAD_DTYPES, load_int4, stored_as_int4
-from .model import Transformer
-from .runtime import Model
+from .model import Model
+from .transformer import Transformer
 from .types import ModelInfo
 
 ASSETS_MODELS = Path(__file__).resolve().parent.parent / "assets" / "models"

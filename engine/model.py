@@ -1,179 +1,369 @@
-"""The decoder-only Transformer: llama, mistral, qwen2, qwen3, gemma2, gemma3_text, phi3 and gpt2
-in one definition, built from the pieces in layers/.
+"""A loaded model ready to use: the public `Model` object `engine.load` returns.
 
-Module and parameter names follow the Hugging Face checkpoints of the Llama family
-(`model.layers.0.self_attn.q_proj`), plus Gemma's extra norms and Phi-3's stored fused
-`qkv_proj`/`gate_up_proj`; GPT-2's checkpoint names are mapped onto these at load
-(hf_names.py). Every call (prompts, scoring, attention capture, the one-token decode step and
-the static compiled step) runs the same layers through one loop: `forward` builds a `Span`
-(positions, which keys each layer's queries may see, the cache) and each `DecoderLayer` reads it.
-Once loaded, q/k/v and gate/up of plain layers run as one stacked matmul each (`fuse_projections`).
-It knows nothing about files, tokenizers, sampling or quantization (quantization swaps the
-nn.Linear projections from outside).
+Owns the built `Transformer`, its tokenizer and one static KV cache for chat/generation,
+and offers full forwards (`logits`), scoring (`continuation_logprobs`), streaming
+generation (`generate`, `chat`), attention maps (`attention`) and a memory report.
+It does not read files (see loader.py) or pick tokens (see sampling.py).
 """
 from __future__ import annotations
 
+import logging
+import threading
+from pathlib import Path
+
 import torch
-import torch.nn.functional as F
-from torch import nn
 
-from .config import ModelConfig, rope_inverse_frequencies
+from .errors import EngineError, OutOfMemoryError, PromptTooLongError, is_out_of_memory
+from .generation import Generation
 from .kv_cache import KVCache
-from .layers.block import DecoderLayer
-from .layers.linear import linear
-from .layers.norms import make_norm
-from .layers.positions import RotaryTables
-from .layers.span import Span, key_range, static_key_range
+from .transformer import Transformer
+from .tokenizer import Tokenizer
+from .sampling import DISTRIBUTION_FIELDS, Sampling
+from .types import ContinuationScore, ModelInfo
+
+CACHE_BLOCK = 256  # the smallest cache; larger ones double it (see _cache_length)
+SCORING_PREFIX_MIN = 16  # shorter shared prefixes are cheaper to run again than to copy
+SCORING_PREFIX_MAX = 2048  # positions of a scoring context kept for the next call (memory bound)
 
 
-class DecoderStack(nn.Module):
-    def __init__(self, config: ModelConfig):
-        super().__init__()
-        self.embed_tokens = nn.Embedding(config.vocab_size, config.hidden_size)
-        if config.positions == "learned":
-            self.embed_positions = nn.Embedding(config.max_position_embeddings, config.hidden_size)
-        self.layers = nn.ModuleList(DecoderLayer(config, i) for i in range(config.num_hidden_layers))
-        self.norm = make_norm(config)
+def score_tokens(logprobs: torch.Tensor, target: torch.Tensor) -> ContinuationScore:
+    """logprobs (N, V) log-softmaxed rows predicting target (N,) ids -> the continuation's summed
+    log-probability, whether every token was the argmax, and each token's log-probability."""
+    token_lp = logprobs.gather(1, target[:, None])[:, 0]  # (N,)
+    greedy = bool((logprobs.argmax(-1) == target).all())
+    return ContinuationScore(float(token_lp.sum()), greedy, tuple(token_lp.tolist()))
 
 
-class Transformer(nn.Module):
-    def __init__(self, config: ModelConfig):
-        super().__init__()
-        self.config = config
-        self.model = DecoderStack(config)
-        if not config.tie_word_embeddings:
-            self.lm_head = nn.Linear(config.hidden_size, config.vocab_size, bias=False)
-        self.register_buffer("inv_freq", rope_inverse_frequencies(config), persistent=False)
-        self.rotary_tables = RotaryTables(config)
-        self.windows = sorted({config.window_of(i) for i in range(config.num_hidden_layers)},
-                              key=lambda w: -1 if w is None else w)  # the sliding windows in use (None: full)
-        self.rope_kinds = sorted({config.rope_kind_of(i) for i in range(config.num_hidden_layers)} - {None})
-        # LongRoPE picks its factors by the length a sequence has reached (see reencodes)
-        self.switches_rope = config.positions == "rope" and config.rope.rope_type == "longrope"
-        self._embed_scale: dict[torch.dtype, float] = {}  # Gemma's embedding scale, rounded per dtype
-        # a callable in place of the output matmul (rows (N, C) -> logits (N, V) in the compute dtype), set
-        # by loaders that keep the head in another dtype (int4 models: a bf16 copy); None = the weight itself
-        self.output_head = None
+class Model:
+    def __init__(self, network: Transformer, tokenizer: Tokenizer, info: ModelInfo, device: torch.device,
+                 compute_dtype: torch.dtype, generation_defaults: dict | None = None):
+        self._network = network  # None once closed
+        self.tokenizer = tokenizer
+        self.info = info
+        self.device = device
+        self.compute_dtype = compute_dtype
+        self.generation_defaults = generation_defaults or {}
+        self.lock = threading.RLock()
+        self._cache: KVCache | None = None
+        # (ids, batch-1 cache) of the last scored context: the next one reuses their common prefix
+        self._scoring_prefix: tuple[list[int], KVCache] | None = None
+        self._cached_ids: list[int] = []  # token ids whose keys/values fill the cache's first positions
+        self._epoch = 0  # bumped by each prefill; a stale Generation notices it
+        self.decode_mode = "eager"  # eager | static | compiled (see set_decode_mode)
+        # queue step t+1 before the host reads token t: pays off where the device runs asynchronously
+        self.pipelined_decode = device.type == "cuda"
+        self._static_step = None  # the (possibly compiled) one-token step over the current cache
+        self._step_token = self._step_position = None  # device tensors the static step reads
 
-    def fuse_projections(self):
-        """Stack q/k/v and gate/up weights so each runs as one matmul (call once the weights are loaded;
-        quantized layers stay as they are). Results are unchanged; a decode step makes 18 fewer calls."""
-        for layer in self.model.layers:
-            layer.self_attn.fuse()
-            layer.mlp.fuse()
+    def set_decode_mode(self, mode: str):
+        """eager: plain forward per token; static: a fixed-shape step over the whole cache with the
+        position in a device tensor (no Python branching, no host sync inside the step); compiled: the
+        static step through torch.compile (CUDA graphs on a GPU)."""
+        if mode not in ("eager", "static", "compiled"):
+            raise EngineError(f"unknown decode mode {mode!r}; use eager, static or compiled")
+        self.decode_mode = mode
+        self._static_step = None
 
-    def output_weight(self) -> torch.Tensor:
-        return self.model.embed_tokens.weight if self.config.tie_word_embeddings else self.lm_head.weight
+    # ---- public API -------------------------------------------------------------------------
+    @property
+    def network(self) -> Transformer:
+        if self._network is None:
+            raise EngineError("this model was closed; load it again to use it")
+        return self._network
 
-    def prepare_static(self, max_len: int, dtype):
-        """Build the tables a static decode step reads, so the step itself has no Python-side branching."""
-        self.rotary_tables.prepare(self.rope_kinds, max_len, dtype, self.inv_freq)
-        self._key_positions = torch.arange(max_len, device=self.inv_freq.device)
+    @property
+    def config(self):
+        return self.network.config
 
-    def span(self, start: int | torch.Tensor, length: int, cache: KVCache | None, capture: list | None,
-             dtype, device) -> Span:
-        """What every layer needs to know about `length` tokens from `start` (an int, or a (1,) tensor
-        for the static step over the whole cache)."""
-        if isinstance(start, torch.Tensor):
-            rotary = {kind: self.rotary_tables.at_position(kind, start) for kind in self.rope_kinds}  # (1, 1, R)
-            keys = {w: static_key_range(start, self._key_positions[:cache.max_len], w) for w in self.windows}
-        else:
-            end = start + length
-            rotary = {kind: self.rotary_tables.span(self.rotary_tables.kind_at(kind, end), start, length, dtype,
-                                                    self.inv_freq) for kind in self.rope_kinds}  # (T, 1, R)
-            # kept attention weights are written out in full, so they need every mask spelled out
-            keys = {w: key_range(start, length, w, device, explicit=capture is not None) for w in self.windows}
-        return Span(start, length, cache, rotary, keys, capture)
+    @property
+    def has_chat_template(self) -> bool:
+        return bool(self.tokenizer.chat_template)
 
-    def embed(self, input_ids: torch.Tensor, start: int | torch.Tensor) -> torch.Tensor:
-        """Token ids (B, T) -> input hidden states (B, T, C): embeddings, scaled (Gemma) or plus learned
-        absolute positions (GPT-2)."""
-        x = self.model.embed_tokens(input_ids)  # (B, T, C)
-        c = self.config
-        if c.embedding_scale is not None:
-            if x.dtype not in self._embed_scale:
-                # as transformers: the fp32 scale rounded to the weights' dtype (sqrt(3072) becomes 55.5 in bf16)
-                self._embed_scale[x.dtype] = float(torch.tensor(c.embedding_scale, dtype=torch.float32).to(x.dtype))
-            x = x * self._embed_scale[x.dtype]
-        if c.positions == "learned":
-            table = self.model.embed_positions.weight  # (P, C)
-            if isinstance(start, torch.Tensor):
-                x = x + table.index_select(0, start)  # (1, C) broadcast over (B, 1, C)
-            else:
-                x = x + table[start:start + input_ids.shape[1]]  # (T, C)
-        return x
+    def default_sampling(self, **overrides) -> Sampling:
+        """Sampling from the checkpoint's generation_config.json, with overrides."""
+        g = self.generation_defaults
+        base = {}
+        if g.get("do_sample"):
+            base = {k: g[k] for k in DISTRIBUTION_FIELDS if g.get(k) is not None}
+        elif g.get("repetition_penalty") is not None:
+            base["repetition_penalty"] = g["repetition_penalty"]
+        return Sampling(**{**base, **overrides})
 
-    def reencodes(self, start: int, length: int, cache: KVCache | None) -> bool:
-        """Whether a call for [start, start + length) first computes the cached prefix again.
+    @torch.inference_mode()
+    def logits(self, input_ids) -> torch.Tensor:
+        """One full forward with no cache: LongTensor (B, T) -> FloatTensor (B, T, vocab)."""
+        input_ids = torch.as_tensor(input_ids, dtype=torch.long, device=self.device)
+        if input_ids.dim() == 1:
+            input_ids = input_ids[None]
+        self._check_length(input_ids.shape[1])
+        return self.network(input_ids).float()
 
-        LongRoPE uses its short factors while a sequence fits original_max_position_embeddings and its
-        long ones for the whole sequence once it is longer; as transformers' Phi-3 does, the prefix is
-        then computed again (once, at the crossing), so every step equals a full forward of the
-        sequence so far. The static step cannot branch on this: its caller runs that step eagerly."""
-        if not self.switches_rope or cache is None or start == 0:
-            return False
-        return cache.long_rope != (start + length > self.config.rope.original_max_position_embeddings)
+    @torch.inference_mode()
+    def continuation_logprobs(self, context_ids: list[int], continuations: list[list[int]]) -> list[ContinuationScore]:
+        """Score each continuation after a shared context: the context is run once, the continuations as one batch."""
+        if not context_ids:
+            raise EngineError("continuation_logprobs needs a non-empty context (use the BOS token as the context)")
+        if not continuations or any(not c for c in continuations):
+            raise EngineError("each continuation needs at least one token")
+        longest = max(len(c) for c in continuations)
+        self._check_length(len(context_ids) + longest)
+        batch = len(continuations)
+        cache = KVCache.allocate(self.config.num_hidden_layers, batch, self.config.num_key_value_heads,
+                                 len(context_ids) + longest, self.config.head_dim, self.compute_dtype, self.device)
+        with self.lock:
+            reused = self._reuse_scoring_prefix(context_ids, cache)
+            fresh = torch.tensor([context_ids[reused:]], dtype=torch.long, device=self.device)  # (1, Tc - reused)
+            first = self.network(fresh, cache=cache, start=reused, last_only=True)[0, -1].float().log_softmax(-1)  # (V,)
+            self._keep_scoring_prefix(context_ids, cache)
+        padded = torch.zeros(batch, longest, dtype=torch.long, device=self.device)  # (B, L) right padded
+        for row, cont in enumerate(continuations):
+            padded[row, : len(cont)] = torch.tensor(cont)
+        rest = self.network(padded, cache=cache, start=len(context_ids)).float().log_softmax(-1)  # (B, L, V)
+        scores = []
+        for row, cont in enumerate(continuations):
+            dists = torch.cat((first[None], rest[row, : len(cont) - 1]), dim=0)  # (len, V)
+            scores.append(score_tokens(dists, torch.tensor(cont, device=self.device)))
+        return scores
 
-    def forward(
-        self,
-        input_ids: torch.Tensor,  # (B, T)
-        cache: KVCache | None = None,
-        start: int | torch.Tensor = 0,
-        last_only: bool = False,
-        capture: list | None = None,
-        residuals: list | None = None,
-    ) -> torch.Tensor:
-        """Logits (B, T, V), or (B, 1, V) with last_only. With a cache, positions start at `start`.
-        residuals: the residual stream (B, T, C) is appended after the embeddings and after each layer
-        (before the final norm), for the logit lens (engine/inside/lens.py)."""
-        B, T = input_ids.shape
-        prefix = 0  # cached positions computed again in front of input_ids (LongRoPE crossing, see reencodes)
-        if cache is not None and self.switches_rope:
-            if not isinstance(start, torch.Tensor):
-                if self.reencodes(start, T, cache):
-                    input_ids = torch.cat((cache.ids[:B, :start].expand(B, -1), input_ids), dim=1)  # (B, start+T)
-                    prefix, start = start, 0
-                cache.long_rope = start + input_ids.shape[1] > self.config.rope.original_max_position_embeddings
-            cache.record_ids(start, input_ids)
-        x = self.embed(input_ids, start)  # (B, prefix+T, C)
-        span = self.span(start, input_ids.shape[1], cache, capture, x.dtype, x.device)
-        if residuals is not None:
-            residuals.append(x[:, prefix:])
-        for layer in self.model.layers:
-            x = layer(x, span)  # (B, prefix+T, C)
-            if residuals is not None:
-                residuals.append(x[:, prefix:])
-        x = self.model.norm(x[:, prefix:])  # (B, T, C)
-        if last_only:
-            x = x[:, -1:, :]  # (B, 1, C)
-        return self._output(x)
+    def _reuse_scoring_prefix(self, context_ids: list[int], cache: KVCache) -> int:
+        """Copy the keys/values of the part of context_ids the previous scoring call already ran (suites
+        repeat their few-shot preamble in every item) into cache; return how many positions that is."""
+        kept = self._scoring_prefix
+        if kept is None or self.network.switches_rope:  # LongRoPE keys depend on the whole length
+            return 0
+        ids, stored = kept
+        reused = min(_common_prefix(ids, context_ids), len(context_ids) - 1)  # one token runs, for its logits
+        if reused < SCORING_PREFIX_MIN:
+            return 0
+        for layer in range(len(cache.keys)):
+            cache.keys[layer][:, :, :reused] = stored.keys[layer][:, :, :reused]
+            cache.values[layer][:, :, :reused] = stored.values[layer][:, :, :reused]
+        cache.ids[:, :reused] = stored.ids[:, :reused]
+        return reused
 
-    def decode(self, token_ids: torch.Tensor, cache: KVCache, position: int | torch.Tensor) -> torch.Tensor:
-        """One new token per sequence, token_ids (B, 1), at `position` -> logits (B, 1, V).
+    def _keep_scoring_prefix(self, context_ids: list[int], cache: KVCache):
+        """Keep this context's keys/values (batch row 0) for the next scoring call, up to SCORING_PREFIX_MAX."""
+        n = min(len(context_ids), SCORING_PREFIX_MAX)
+        if n < SCORING_PREFIX_MIN or self.network.switches_rope:
+            self._scoring_prefix = None
+            return
+        stored = KVCache([k[:1, :, :n].clone() for k in cache.keys], [v[:1, :, :n].clone() for v in cache.values],
+                         n, cache.ids[:1, :n].clone())
+        self._scoring_prefix = (list(context_ids[:n]), stored)
 
-        The same layers as forward. `position` is an int (attend to the filled cache prefix), or a (1,)
-        device tensor for the static step: the whole cache with a key mask, so the step has one fixed
-        shape, no Python branching on the position and no host sync (what torch.compile and CUDA graphs need).
+    def generate(self, prompt_ids: list[int], settings: Sampling | None = None, truncate: bool = False) -> Generation:
+        """Stream tokens after prompt_ids. Iterate the result; its .stats is set when it ends."""
+        return Generation(self, list(prompt_ids), settings or Sampling(), truncate=truncate)
+
+    def render_chat(self, messages: list[dict], add_generation_prompt: bool = True) -> str:
+        return self.tokenizer.render_chat(messages, add_generation_prompt)
+
+    def chat_ids(self, messages: list[dict], add_generation_prompt: bool = True) -> list[int]:
+        return self.tokenizer.encode(self.render_chat(messages, add_generation_prompt), add_special_tokens=False)
+
+    def chat(self, messages: list[dict], settings: Sampling | None = None, truncate: bool = False) -> Generation:
+        """Render messages with the checkpoint's chat template and stream the assistant's reply.
+
+        With truncate, the oldest turns (never the system prompt or the last message) are left out
+        until the prompt and max_new_tokens fit the context window; stats.dropped_messages says how many.
         """
-        return self.forward(token_ids, cache=cache, start=position)
+        settings = settings or Sampling()
+        messages = list(messages)
+        ids = self.chat_ids(messages)
+        dropped = 0
+        if truncate:
+            context = self.info.context_length
+            budget = context - min(settings.max_new_tokens, context // 2)
+            while len(ids) > budget:
+                first = 1 if messages and messages[0].get("role") == "system" else 0
+                if len(messages) - first <= 1:
+                    break  # only the last message is left: generate() truncates its tokens
+                del messages[first]
+                dropped += 1
+                ids = self.chat_ids(messages)
+        generation = self.generate(ids, settings, truncate=truncate)
+        generation.stats.dropped_messages = dropped
+        return generation
 
-    def readout(self, x: torch.Tensor) -> torch.Tensor:
-        """A residual stream (B, T, C) -> logits (B, T, V) through the final norm and the output head
-        (what forward does after its last layer; the logit lens applies it after every layer)."""
-        return self._output(self.model.norm(x))
+    @torch.inference_mode()
+    def attention(self, ids: list[int]) -> torch.Tensor:
+        """Attention probabilities of one forward pass over ids: FloatTensor (layers, heads, T, T)."""
+        self._check_length(len(ids))
+        captured: list[torch.Tensor] = []
+        self.network(torch.tensor([ids], dtype=torch.long, device=self.device), capture=captured)
+        return torch.stack([weights[0] for weights in captured]).float().cpu()  # (L, H, T, T)
 
-    def _output(self, x: torch.Tensor) -> torch.Tensor:
-        """Final hidden states (B, T, C) -> logits (B, T, V)."""
-        # Project as one 2-D matmul: a sliced 3-D input would send torch down a batched path that
-        # copies the whole (V, C) output matrix on every call.
-        rows = x.reshape(-1, x.shape[-1])  # (B*T, C)
-        if self.output_head is not None:
-            logits = self.output_head(rows)  # (B*T, V)
-        elif self.config.tie_word_embeddings:
-            logits = F.linear(rows, self.model.embed_tokens.weight)  # (B*T, V)
-        else:
-            logits = linear(self.lm_head, rows)  # (B*T, V)
-        cap = self.config.final_logit_softcap
-        if cap is not None:
-            logits = torch.tanh(logits / cap) * cap  # Gemma 2: logits bounded to (-cap, cap)
-        return logits.view(x.shape[0], x.shape[1], -1)  # (B, T, V)
+    def embedding_neighbors(self, token_id: int, k: int = 10) -> list:
+        """The k tokens nearest to token_id by cosine similarity of the input embeddings:
+        [Neighbor(id, text, cosine)], most similar first (engine/inside/embeddings.py)."""
+        from .inside.embeddings import embedding_neighbors
+
+        return embedding_neighbors(self, token_id, k)
+
+    def logit_lens(self, ids: list[int], top_k: int = 5):
+        """Each layer's next-token guess: a LogitLens whose token_ids and probs are (n_layers + 1, T, top_k);
+        row 0 from the embeddings, the last row the model's own prediction (engine/inside/lens.py)."""
+        from .inside.lens import logit_lens
+
+        return logit_lens(self, ids, top_k)
+
+    def cached_prefix(self, ids: list[int]) -> int:
+        """How many leading tokens of ids the chat's KV cache already holds (a generation from ids
+        would not recompute their keys and values)."""
+        with self.lock:
+            return _common_prefix(self._cached_ids, list(ids))
+
+    def memory(self) -> dict:
+        from .quantize import weight_bytes_by_kind
+
+        from .int4 import Int4Linear
+
+        by_dtype = weight_bytes_by_kind(self.network)
+        int4 = sum(m.nbytes() for m in self.network.modules() if isinstance(m, Int4Linear))
+        if int4:
+            by_dtype["int4"] = int4
+        head = self.network.output_head
+        if head is not None and not (hasattr(self.network, "lm_head") and type(head).__name__ == "Bf16Head"):
+            kind = "int8" if type(head).__name__ == "Int8Head" else "bfloat16"  # the head's own copy
+            by_dtype[kind] = by_dtype.get(kind, 0) + head.nbytes()
+        return {
+            "weights_bytes_by_dtype": by_dtype,
+            "weights_bytes": sum(by_dtype.values()),
+            "kv_cache_bytes": self._cache.nbytes() if self._cache else 0,
+            "device": str(self.device),
+            "loaded_from": self.info.source_format,  # what the file stores, e.g. "GGUF Q4_1"
+        }
+
+    def close(self):
+        self._cache = None
+        self._scoring_prefix = None
+        self._cached_ids = []
+        self._network = None
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+
+    # ---- used by Generation -----------------------------------------------------------------
+    @torch.inference_mode()
+    def prefill(self, prompt_ids: list[int], needed_len: int) -> tuple[torch.Tensor, int, int]:
+        """Fill the cache with prompt_ids (reusing a cached prefix); return the last logits (V,), the
+        reused count and this generation's epoch (the cache belongs to the newest generation)."""
+        with self.lock:
+            return self._prefill(prompt_ids, needed_len)
+
+    def _prefill(self, prompt_ids: list[int], needed_len: int):
+        self._epoch += 1
+        if self._cache is None or self._cache.max_len < needed_len:
+            length = min(_cache_length(needed_len), self.info.context_length)
+            self._cache = None
+            self._cached_ids = []
+            self._cache = self._allocate_cache(max(length, needed_len), needed_len)
+            self._static_step = None
+        reused = _common_prefix(self._cached_ids, prompt_ids)
+        reused = min(reused, len(prompt_ids) - 1)  # at least one token must run to get logits
+        self._cached_ids = []  # invalid until this generation finishes
+        fresh = torch.tensor([prompt_ids[reused:]], dtype=torch.long, device=self.device)  # (1, T)
+        logits = self.network(fresh, cache=self._cache, start=reused, last_only=True)  # (1, 1, V)
+        return logits[0, -1], reused, self._epoch
+
+    @torch.inference_mode()
+    def decode_step(self, token: torch.Tensor, position: int, epoch: int) -> torch.Tensor:
+        """Feed one token ((1,) id tensor on the device) at `position`; return the next logits (V,).
+        Only enqueues work on a GPU: nothing here waits for the device."""
+        with self.lock:
+            if epoch != self._epoch:
+                raise EngineError(
+                    "another generation started on this model while this one was paused; a model streams one "
+                    "generation at a time, so finish or cancel one before starting the next"
+                )
+            return self._decode_step(token, position)
+
+    def _decode_step(self, token: torch.Tensor, position: int) -> torch.Tensor:
+        # the step where LongRoPE switches factors computes the prefix again: that one runs eagerly
+        if self.decode_mode != "eager" and not self.network.reencodes(position, 1, self._cache):
+            if self._static_step is None:
+                self._static_step = self._build_static_step()
+            self._step_token.copy_(token.view(1, 1))
+            self._step_position.fill_(position)
+            try:
+                return self._static_step(self._step_token, self._step_position)[0, -1]
+            except Exception as err:  # torch.compile failing on some layer type: keep going uncompiled
+                if self.decode_mode != "compiled":
+                    raise
+                logging.getLogger(__name__).warning("torch.compile of the decode step failed (%s); using the "
+                                                    "uncompiled static step", err)
+                self.set_decode_mode("static")
+                return self._decode_step(token, position)
+        return self.network.decode(token.view(1, 1), self._cache, position)[0, -1]
+
+    def _build_static_step(self):
+        cache, network = self._cache, self.network
+        network.prepare_static(cache.max_len, self.compute_dtype)
+        self._step_token = torch.zeros(1, 1, dtype=torch.long, device=self.device)  # (1, 1)
+        self._step_position = torch.zeros(1, dtype=torch.long, device=self.device)  # (1,)
+
+        def step(token, position):
+            return network.decode(token, cache, position)  # (1, 1, V)
+
+        if self.decode_mode == "compiled":
+            # The cache is written in place inside the step: marking its buffers static lets the
+            # CUDA-graph capture keep their addresses instead of refusing a step that mutates inputs.
+            for tensor in cache.keys + cache.values + [cache.ids]:  # ids: LongRoPE models record their tokens
+                torch._dynamo.mark_static_address(tensor)
+            # Each cache size (and each loaded model) is one more compile of the same step function;
+            # past dynamo's default limit of 8 it would silently stop compiling it.
+            torch._dynamo.config.recompile_limit = max(torch._dynamo.config.recompile_limit, 64)
+            mode = "reduce-overhead" if self.device.type == "cuda" else "default"
+            return torch.compile(step, mode=mode, dynamic=False)
+        return step
+
+    def note_cached(self, ids: list[int], filled: int, epoch: int):
+        assert len(ids) == filled, (len(ids), filled)
+        with self.lock:
+            if epoch == self._epoch:
+                self._cached_ids = list(ids)
+
+    # ---- internals --------------------------------------------------------------------------
+    def _allocate_cache(self, length: int, needed: int | None = None) -> KVCache:
+        """A cache of `length` positions; if that does not fit, one of exactly `needed` positions."""
+        c = self.config
+        try:
+            return KVCache.allocate(c.num_hidden_layers, 1, c.num_key_value_heads, length, c.head_dim,
+                                    self.compute_dtype, self.device)
+        except (torch.OutOfMemoryError, MemoryError, RuntimeError) as err:
+            if not is_out_of_memory(err):
+                raise
+        # retried outside the except block, so the failed attempt's tensors are already freed
+        if needed is not None and needed < length:
+            return self._allocate_cache(needed)
+        raise OutOfMemoryError(
+            f"the key/value cache for {length} tokens does not fit in {self.device} memory; "
+            "lower max tokens, start a new chat, or use a smaller precision"
+        )
+
+    def _check_length(self, length: int):
+        if length > self.info.context_length:
+            raise PromptTooLongError(
+                f"the input is {length} tokens but this model's context window is {self.info.context_length}; "
+                "shorten it"
+            )
+
+    def __repr__(self):
+        return f"Model({Path(self.info.path).name}, {self.info.model_type}, {self.info.precision}, {self.device})"
+
+
+def _cache_length(needed: int) -> int:
+    """Cache positions to allocate for `needed`: CACHE_BLOCK doubled until it fits. A growing chat
+    reallocates (and a compiled step recompiles) a handful of times, not every CACHE_BLOCK tokens,
+    for at most twice the memory it needs."""
+    length = CACHE_BLOCK
+    while length < needed:
+        length *= 2
+    return length
+
+
+def _common_prefix(a: list[int], b: list[int]) -> int:
+    n = min(len(a), len(b))
+    i = 0
+    while i < n and a[i] == b[i]:
+        i += 1
+    return i

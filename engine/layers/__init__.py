@@ -8,5 +8,5 @@
 - attention.py: the projections, and `attend`, the one cached-attention function every path uses;
 - mlp.py: gated (SwiGLU, GeGLU) and plain (GPT-2) MLPs with their activations;
 - block.py: `DecoderLayer`, the one layer step (pre-norm, or Gemma's norms around each sublayer).
-Nothing here reads files, tokenizes or samples; engine/model.py stacks these into a `Transformer`.
+Nothing here reads files, tokenizes or samples; engine/transformer.py stacks these into a `Transformer`.
 """

@@ -25,7 +25,7 @@ from torch import nn
 
 from ..config import ModelConfig
 from ..errors import EngineError
-from ..model import Transformer
+from ..transformer import Transformer
 from ..safe_write import make_folder, write_with
 from .data import random_batch
 from .recipe import TrainSettings
@@ -63,7 +63,7 @@ def build_model(config_dict: dict, seed: int) -> Transformer:
 
 
 def add_residual_dropout(model: Transformer, p: float) -> list:
-    """Dropout on every attention and MLP output, active only in train mode; hooks, so model.py stays plain."""
+    """Dropout on every attention and MLP output, active only in train mode; hooks, so transformer.py stays plain."""
     if p <= 0:
         return []
     hook = lambda module, inputs, output: F.dropout(output, p, module.training)  # noqa: E731

@@ -194,7 +194,7 @@ def test_bad_sampling_settings_are_clear_errors():
 
 
 def test_cache_grows_by_doubling_and_falls_back_to_the_exact_size(checkpoint_factory, monkeypatch):
-    from engine import runtime
+    from engine import model as runtime
 
     assert [runtime._cache_length(n) for n in (1, 256, 257, 600, 1025)] == [256, 256, 512, 1024, 2048]
     model = engine.load(checkpoint_factory("llama", max_position_embeddings=2048), device="cpu", precision="fp32")

@@ -16,7 +16,7 @@ from engine.inside.heads import summarize_heads
 from engine.inside.positions import attention_by_distance, learned_position_similarity, position_info
 from engine.inside.stepper import Stepper
 from engine.inside.tokens import load_tokenizer, token_breakdown
-from engine.model import Transformer
+from engine.transformer import Transformer
 
 TEXT = "The animal didn't cross the street because it was tired."
 

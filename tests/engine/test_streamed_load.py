@@ -33,7 +33,7 @@ def write_random_checkpoint(folder):
     from safetensors.torch import save_file
 
     from engine.config import ModelConfig
-    from engine.model import Transformer
+    from engine.transformer import Transformer
 
     folder.mkdir()
     (folder / "config.json").write_text(json.dumps(CONFIG))
