@@ -2,7 +2,8 @@
 streaming into its own column with its stats.
 
 Each side runs on a `ModelHost`: the Chat page's when it already has exactly that model,
-else one of (at most two) hosts this page owns. Two different models run in parallel on two
+else one of (at most two) hosts this page owns (their models come from the app's pool, so a
+model some other page has loaded is not loaded again). Two different models run in parallel on two
 worker threads; two sides with the same model share one host and run one after the other
 (the worker handles requests in order). This page does no model work itself.
 """
@@ -131,6 +132,7 @@ class ComparePage(QWidget):
         host.tokens.connect(self._on_tokens)
         host.finished.connect(self._on_finished)
         host.failed.connect(self._on_failed)
+        host.waiting.connect(self._on_waiting)
 
     def _side_for(self, rid: int) -> CompareSide | None:
         return next((side for side in self.sides if side.rid == rid), None)
@@ -154,6 +156,11 @@ class ComparePage(QWidget):
         if side is not None:
             side.fail(message)
             self._maybe_done()
+
+    def _on_waiting(self, rid: int, holder: str):
+        side = self._side_for(rid)
+        if side is not None and not side.tokens:
+            side.stats.setText(f"Waiting for {holder}…" if holder else "Waiting for the first token…")
 
     def _render(self):
         for side in self.sides:

@@ -1,8 +1,8 @@
 """The main window: a sidebar of pages (Chat, Compare, Evaluate, History, Models, Inside) over a stack.
 
-It builds the pages with their services (settings, history, model hosts), restores and
-saves the window layout with QSettings, and shuts the worker threads down on close. The
-pages do the work; this file only assembles them.
+It builds the pages with their services (settings, history, the model pool and hosts),
+restores and saves the window layout with QSettings, and shuts the worker threads down on
+close (every model released). The pages do the work; this file only assembles them.
 """
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from .compare_page import ComparePage
 from .inside.page import InsidePage
 from .message_bar import MessageBar
 from .model_host import ModelHost
+from .model_pool import ModelPool
 from .model_worker import LoadRequest
 from .models.choosers import offer_library
 from .models.page import ModelsPage
@@ -43,14 +44,15 @@ class MainWindow(QMainWindow):
     def __init__(self, settings: QSettings, history: History, default_model: Path,
                  model: LoadRequest | None = None, loader=None, notice: str = "", autoload: bool = True):
         """model: what to load at start (default: the bundled model with the last precision/device).
-        loader: replaces engine.load in every worker (tests). notice: a message to show at once
+        loader: replaces engine.load in the model pool (tests). notice: a message to show at once
         (e.g. why the history database could not be opened)."""
         super().__init__()
         self.settings, self.history, self.loader = settings, history, loader
         self.setWindowTitle("glasslm")
         self.setStyleSheet(STYLE)
-        self.chat_host = ModelHost(loader, name="chat")
-        self.context = AppContext(settings, history, self.chat_host, self.make_host, Path(default_model))
+        self.pool = ModelPool(loader)  # one copy of each model for Chat, Compare, Evaluate and Inside
+        self.chat_host = ModelHost(self.pool, name="chat")
+        self.context = AppContext(settings, history, self.chat_host, self.make_host, Path(default_model), self.pool)
         self.chat_page = ChatPage(self.chat_host, history, settings, Path(default_model))
         self.compare_page = ComparePage(settings, Path(default_model), self.chat_host, self.make_host)
         self.evaluate_page = optional_page("desktop.evaluate.page", "EvaluatePage", "Evaluate", self.context)
@@ -93,7 +95,7 @@ class MainWindow(QMainWindow):
             self.chat_page.model_panel.load_current()
 
     def make_host(self) -> ModelHost:
-        return ModelHost(self.loader, name="extra")
+        return ModelHost(self.pool, name="extra", label="the Compare page's reply")
 
     def open_model(self, path: str):
         """Load a model chosen on the Models page in Chat, and show Chat."""
@@ -126,6 +128,8 @@ class MainWindow(QMainWindow):
         self.chat_page.save_state()
         self.compare_page.save_state()
         self.settings.sync()
+        self.chat_host.cancel_all()  # first, so a run waiting for the model's turn is not kept waiting
+        self.compare_page.stop()
         for page in (self.evaluate_page, self.history_page, self.models_page):
             if hasattr(page, "shutdown"):
                 page.shutdown()

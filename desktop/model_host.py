@@ -3,25 +3,29 @@
 Widgets talk to a host, never to the engine: `load`, `chat`, `attention`, `count` and `compute` queue a
 request on the worker and return at once (with a request id where results come back), and
 the worker's signals are re-emitted here. `cancel` sets the worker's flag directly (safe
-from any thread). The host remembers what it has loaded so pages can share one model.
+from any thread). The host remembers what it has loaded so pages can pick a host that has
+their model; the model itself comes from the app's `ModelPool`, so hosts (and the Evaluate
+page) asking for the same model share one copy. The thread plumbing is `WorkerHost`'s.
 It does no model work itself.
 """
 from __future__ import annotations
 
 import itertools
 
-from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal
+from PySide6.QtCore import QObject, Signal
 
 import engine
 
+from .model_pool import ModelPool
 from .model_worker import (
     AttentionRequest, ChatRequest, ComputeRequest, CountRequest, DevicesRequest, Loaded, LoadRequest, ModelWorker,
 )
+from .worker_host import WorkerHost
 
 _request_ids = itertools.count(1)  # unique across hosts so a stray result is never mistaken for another's
 
 
-class ModelHost(QObject):
+class ModelHost(WorkerHost):
     loading = Signal(object)  # LoadRequest
     loaded = Signal(object)  # Loaded
     load_failed = Signal(str)
@@ -33,15 +37,14 @@ class ModelHost(QObject):
     devices = Signal(object)
     computed = Signal(int, object)
     progressed = Signal(int, str)
-    _submit = Signal(object)
+    waiting = Signal(int, str)  # request id, what holds the shared model ("" once the request has it)
 
-    def __init__(self, loader=None, name: str = "model", parent: QObject | None = None):
-        super().__init__(parent)
-        self.thread = QThread()
-        self.thread.setObjectName(f"glasslm-{name}")
-        self.worker = ModelWorker(loader)
-        self.worker.moveToThread(self.thread)
-        self._submit.connect(self.worker.submit)
+    def __init__(self, pool: ModelPool | None = None, name: str = "model", parent: QObject | None = None,
+                 label: str = "the chat reply"):
+        """pool: where models come from (a private one when None). label: what this host's work is called
+        in another user's "waiting for ..." notice."""
+        worker = ModelWorker(pool if pool is not None else ModelPool(), label)
+        super().__init__(worker, worker.submit, name, parent)
         self.requested: LoadRequest | None = None  # the last load asked for
         self.current: Loaded | None = None  # what is loaded now (None while loading or after a failure)
         self._load_error = ""
@@ -52,10 +55,9 @@ class ModelHost(QObject):
         self.worker.finished.connect(self._forget)
         self.worker.failed.connect(self._forget)
         self.worker.computed.connect(self._forget)
-        for signal in ("loaded", "load_failed", "tokens", "finished", "failed", "attention_ready", "counted",
-                       "devices", "computed", "progressed"):
-            getattr(self.worker, signal).connect(getattr(self, signal))
-        self.thread.start()
+        self.forward("loaded", "load_failed", "tokens", "finished", "failed", "attention_ready", "counted",
+                     "devices", "computed", "progressed", "waiting")
+        self.start()
 
     # ---- state ------------------------------------------------------------------------------
     @property
@@ -76,22 +78,22 @@ class ModelHost(QObject):
             self.cancel(rid)
         self.requested, self.current, self._load_error = request, None, ""
         self.loading.emit(request)
-        self._submit.emit(request)
+        self.post(request)
 
     def chat(self, messages: list[dict], sampling: engine.Sampling, truncate: bool = False) -> int:
         rid = next(_request_ids)
         self._open.add(rid)
-        self._submit.emit(ChatRequest(rid, list(messages), sampling, truncate))
+        self.post(ChatRequest(rid, list(messages), sampling, truncate))
         return rid
 
     def attention(self, before: list[dict], message: dict, reply_ids=()) -> int:
         rid = next(_request_ids)
-        self._submit.emit(AttentionRequest(rid, list(before), dict(message), tuple(reply_ids)))
+        self.post(AttentionRequest(rid, list(before), dict(message), tuple(reply_ids)))
         return rid
 
     def count(self, messages: list[dict]) -> int:
         rid = next(_request_ids)
-        self._submit.emit(CountRequest(rid, list(messages)))
+        self.post(CountRequest(rid, list(messages)))
         return rid
 
     def compute(self, job, doing: str) -> int:
@@ -100,25 +102,26 @@ class ModelHost(QObject):
         progress call."""
         rid = next(_request_ids)
         self._open.add(rid)
-        self._submit.emit(ComputeRequest(rid, job, doing))
+        self.post(ComputeRequest(rid, job, doing))
         return rid
 
     def refresh_devices(self):
-        self._submit.emit(DevicesRequest())
+        self.post(DevicesRequest())
 
     def cancel(self, rid: int):
         self.worker.cancel(rid)
 
-    def shutdown(self):
-        """Stop running work and end the thread (waits at most for the current token or load).
-
-        Results the worker sent before it stopped are delivered now, so a stopped reply is still
-        saved; nothing arrives after this returns."""
+    def cancel_all(self):
+        """Stop every reply and job not yet finished (queued ones are skipped)."""
         for rid in list(self._open):
             self.worker.cancel(rid)
-        self.thread.quit()
-        self.thread.wait()
-        QCoreApplication.sendPostedEvents(self)
+
+    # shutdown (WorkerHost) waits at most for the current token or load; results the worker sent
+    # before it stopped are delivered, so a stopped reply is still saved; then the model is released.
+    def stop_work(self):
+        self.cancel_all()
+
+    def after_stop(self):
         self.worker.close()
 
     # ---- bookkeeping --------------------------------------------------------------------------

@@ -1,10 +1,15 @@
-"""The model worker: a QObject that lives on its own QThread and owns one engine `Model`.
+"""The model worker: a QObject that lives on its own QThread and uses one engine `Model`.
 
 Every call into the engine (load, chat, attention, token counts, device listing) happens
 here, never on the GUI thread. Requests arrive through the queued slot `submit` as small
 dataclasses and run one at a time, in arrival order; results leave through signals carrying
 engine objects (lists of `Token`, `Stats`, `ModelInfo`) or one-sentence error strings.
 `cancel` is the only method another thread may call directly: it just sets flags.
+
+The model is leased from the app's `ModelPool` (other workers and the Evaluate page may use
+the same one), so each job that runs the model (a reply, attention, a computation) holds the
+model's turn for its whole run; while it waits for the turn, `waiting(rid, holder)` says for
+what, and `waiting(rid, "")` says it has started.
 
 It draws nothing and knows nothing about conversations or the history database.
 """
@@ -20,6 +25,8 @@ from PySide6.QtCore import QObject, Signal, Slot
 
 import engine
 from engine import remote
+
+from .model_pool import GaveUp, Lease, ModelPool, unshared
 
 TOKEN_BATCH_S = 0.03  # tokens are sent to the GUI at most ~30 times a second, the first at once
 ATTENTION_MAX_TOKENS = 256  # attention maps cover at most this many (trailing) tokens
@@ -106,13 +113,19 @@ class ModelWorker(QObject):
     devices = Signal(object)  # list[engine.DeviceInfo]
     computed = Signal(int, object)  # request id, what a ComputeRequest's job returned
     progressed = Signal(int, str)  # request id, a line on a running job's progress
+    waiting = Signal(int, str)  # request id, what holds the model's turn ("" once the request has it)
 
-    def __init__(self, loader=None):
+    def __init__(self, pool: ModelPool, label: str = "the chat reply"):
+        """label: what this worker's jobs are, for the notice of another user waiting for the model."""
         super().__init__()
-        self._loader = loader or engine.load  # tests pass fakes (e.g. one that raises OutOfMemoryError)
-        self.model: engine.Model | None = None
+        self.pool, self.label = pool, label  # the pool's load is engine.load (tests pass fakes)
+        self.lease: Lease | None = None
         self._load_error = ""
         self._flags = _Flags()
+
+    @property
+    def model(self) -> engine.Model | None:
+        return self.lease.model if self.lease is not None else None
 
     # ---- called from any thread ---------------------------------------------------------
     def cancel(self, rid: int):
@@ -121,6 +134,9 @@ class ModelWorker(QObject):
         running = self._flags.running
         if running is not None and running.rid == rid and running.generation is not None:
             running.generation.cancel()
+        lease = self.lease
+        if lease is not None:  # a request waiting for the model's turn stops waiting
+            lease.turn.wake()
 
     # ---- the worker thread --------------------------------------------------------------
     @Slot(object)
@@ -132,15 +148,13 @@ class ModelWorker(QObject):
         handler(request)
 
     def _load(self, request: LoadRequest):
-        if self.model is not None:  # free the old weights first: two big models may not fit together
-            self.model.close()
-            self.model = None
+        self.close()  # free the old weights first (unless shared): two big models may not fit together
         started = time.perf_counter()
         try:
             if remote.is_remote(request.path):  # a model on an OpenAI-compatible server (desktop/remote_dialog.py)
-                model = remote.connect_path(request.path)
+                lease = unshared(remote.connect_path(request.path))
             else:
-                model = self._loader(request.path, device=request.device, precision=request.precision)
+                lease = self.pool.acquire(request.path, device=request.device, precision=request.precision)
         except engine.EngineError as err:
             self._load_error = str(err)
             self.load_failed.emit(self._load_error)
@@ -154,7 +168,8 @@ class ModelWorker(QObject):
             self._load_error = f"could not load {request.path}: {err}"
             self.load_failed.emit(self._load_error)
             return
-        self.model, self._load_error = model, ""
+        self.lease, self._load_error = lease, ""
+        model = lease.model
         defaults = model.default_sampling().to_dict()
         self.loaded.emit(Loaded(request, model.info, model.memory(), time.perf_counter() - started, defaults))
         self._devices(DevicesRequest())  # free memory changed
@@ -168,21 +183,24 @@ class ModelWorker(QObject):
         running = _Running(rid)
         self._flags.running = running
         try:
-            model = self._require_model()
-            generation = model.chat(request.messages, request.sampling, truncate=request.truncate)
-            running.generation = generation
-            if rid in self._flags.cancelled:  # Stop arrived while the prompt was being prepared
-                generation.cancel()
-            batch, last_sent = [], 0.0
-            for token in generation:
-                batch.append(token)
-                now = time.monotonic()
-                if now - last_sent >= TOKEN_BATCH_S:
+            with self._turn(rid):
+                generation = self._require_model().chat(request.messages, request.sampling,
+                                                        truncate=request.truncate)
+                running.generation = generation
+                if rid in self._flags.cancelled:  # Stop arrived while the prompt was being prepared
+                    generation.cancel()
+                batch, last_sent = [], 0.0
+                for token in generation:
+                    batch.append(token)
+                    now = time.monotonic()
+                    if now - last_sent >= TOKEN_BATCH_S:
+                        self.tokens.emit(rid, batch)
+                        batch, last_sent = [], now
+                if batch:
                     self.tokens.emit(rid, batch)
-                    batch, last_sent = [], now
-            if batch:
-                self.tokens.emit(rid, batch)
-            self.finished.emit(rid, generation.stats)
+                self.finished.emit(rid, generation.stats)
+        except GaveUp:  # stopped while it waited for the turn
+            self.finished.emit(rid, engine.Stats(stop_reason="cancelled"))
         except Exception as err:
             self.failed.emit(rid, _explain(err, "generating"))
         finally:
@@ -191,26 +209,31 @@ class ModelWorker(QObject):
 
     def _attention(self, request: AttentionRequest):
         try:
-            model = self._require_model()
-            if getattr(model, "is_remote", False):
-                model.attention([])  # raises: why a remote model has no attention maps
-            if request.reply_ids:
-                prefix = model.chat_ids(request.before, add_generation_prompt=True)
-                ids = prefix + list(request.reply_ids)
-            else:
-                prefix = model.chat_ids(request.before, add_generation_prompt=False) if request.before else []
-                ids = model.chat_ids(request.before + [request.message], add_generation_prompt=False)
-            start = min(len(prefix), len(ids))
-            dropped = max(0, len(ids) - ATTENTION_MAX_TOKENS)
-            ids = ids[dropped:]
-            weights = model.attention(ids).numpy().astype(np.float32)  # (L, H, T, T)
-            texts = [model.tokenizer.decode([i]) for i in ids]
-            span = (max(0, start - dropped), len(ids))
-            self.attention_ready.emit(request.rid, AttentionMap(weights, texts, span, dropped))
+            with self._turn(request.rid):
+                self._attention_map(request)
         except Exception as err:
             self.failed.emit(request.rid, _explain(err, "computing attention"))
 
+    def _attention_map(self, request: AttentionRequest):
+        model = self._require_model()
+        if getattr(model, "is_remote", False):
+            model.attention([])  # raises: why a remote model has no attention maps
+        if request.reply_ids:
+            prefix = model.chat_ids(request.before, add_generation_prompt=True)
+            ids = prefix + list(request.reply_ids)
+        else:
+            prefix = model.chat_ids(request.before, add_generation_prompt=False) if request.before else []
+            ids = model.chat_ids(request.before + [request.message], add_generation_prompt=False)
+        start = min(len(prefix), len(ids))
+        dropped = max(0, len(ids) - ATTENTION_MAX_TOKENS)
+        ids = ids[dropped:]
+        weights = model.attention(ids).numpy().astype(np.float32)  # (L, H, T, T)
+        texts = [model.tokenizer.decode([i]) for i in ids]
+        span = (max(0, start - dropped), len(ids))
+        self.attention_ready.emit(request.rid, AttentionMap(weights, texts, span, dropped))
+
     def _count(self, request: CountRequest):
+        # Only the tokenizer runs here, never a forward step: no need to wait for the model's turn.
         try:
             model = self._require_model()
             self.counted.emit(request.rid, len(model.chat_ids(request.messages, add_generation_prompt=True)))
@@ -230,7 +253,12 @@ class ModelWorker(QObject):
         try:
             if rid in self._flags.cancelled:
                 raise engine.EngineError("cancelled")
-            result = request.job(self._require_model(), progress)
+            model = self._require_model()
+            try:
+                with self._turn(rid):
+                    result = request.job(model, progress)
+            except GaveUp:
+                raise engine.EngineError("cancelled") from None
             self.computed.emit(rid, result)
         except Exception as err:
             self.failed.emit(rid, _explain(err, request.doing))
@@ -249,10 +277,19 @@ class ModelWorker(QObject):
             raise engine.EngineError(f"no model is loaded{reason}; load a model first")
         return self.model
 
+    def _turn(self, rid: int):
+        """Hold the model's turn for a job; says so (waiting) when another user has it."""
+        if self.lease is None:
+            self._require_model()  # raises: no model
+        return self.lease.turn.hold(self.label, on_wait=lambda holder: self.waiting.emit(rid, holder),
+                                    on_start=lambda: self.waiting.emit(rid, ""),
+                                    give_up=lambda: rid in self._flags.cancelled)
+
     def close(self):
-        if self.model is not None:
-            self.model.close()
-            self.model = None
+        """Give the model back to the pool (the last user's release closes it)."""
+        if self.lease is not None:
+            lease, self.lease = self.lease, None
+            lease.release()
 
 
 def _explain(err: Exception, doing: str) -> str:

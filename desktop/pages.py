@@ -1,13 +1,13 @@
 """What every page of the main window receives, and the optional pages of later issues.
 
 `AppContext` is the services a page is built with (settings, history, the Chat page's model
-host, a factory for more hosts). The Evaluate and History pages live in `desktop/evaluate/`
+host, a factory for more hosts, and the pool that holds one copy of each loaded model). The Evaluate and History pages live in `desktop/evaluate/`
 (issue 8); until that package exists, `optional_page` shows a "coming soon" placeholder.
 """
 from __future__ import annotations
 
 import importlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -17,6 +17,7 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 from history import History
 
 from .model_host import ModelHost
+from .model_pool import ModelPool
 
 
 @dataclass
@@ -26,6 +27,7 @@ class AppContext:
     chat_host: ModelHost  # the Chat page's model (a page may share it while its model fits the job)
     make_host: Callable[[], ModelHost]  # a new host on its own thread; the caller shuts it down
     default_model: Path  # the bundled model folder
+    pool: ModelPool = field(default_factory=ModelPool)  # the app's loaded models, shared by every page
 
 
 def optional_page(module: str, class_name: str, title: str, context: AppContext) -> QWidget:

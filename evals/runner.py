@@ -119,19 +119,26 @@ class LoadedModel:
 Loader = Callable[[str | None, RunSettings], LoadedModel]
 
 
-def engine_loader(model_path: str | None, settings: RunSettings) -> LoadedModel:
-    """Load with `engine.load` and wrap it in an `EngineBackend`; RunError on failure."""
+def engine_loader(model_path: str | None, settings: RunSettings, open_model=None) -> LoadedModel:
+    """Load with `engine.load` and wrap it in an `EngineBackend`; RunError on failure.
+
+    open_model(path, device=, precision=) -> (engine.Model, close): where the model comes from instead
+    (the desktop app passes its pool of shared models); closing the run calls that close."""
     import engine
 
     try:
-        model = engine.load(model_path, device=settings.device, precision=settings.precision)
+        if open_model is None:
+            model = engine.load(model_path, device=settings.device, precision=settings.precision)
+            close = model.close
+        else:
+            model, close = open_model(model_path, device=settings.device, precision=settings.precision)
     except engine.EngineError as exc:
         raise RunError(f"could not load model {model_path or 'default'}: {exc}") from exc
     except OSError as exc:
         raise RunError(f"could not load model {model_path or 'default'}: {exc}; check the folder") from exc
     backend = EngineBackend(model, use_chat_template=settings.use_chat_template, batch_size=settings.batch_size,
                             system_prompt=settings.system_prompt)
-    return LoadedModel(backend, model.info.to_dict(), model.close)
+    return LoadedModel(backend, model.info.to_dict(), close)
 
 
 def _check_model_path(model_path: str | None) -> None:

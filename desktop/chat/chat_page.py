@@ -25,6 +25,7 @@ from ..message_bar import MessageBar
 from ..model_host import ModelHost
 from ..model_panel import ModelPanel
 from ..settings_panel import SettingsPanel
+from ..turn_notice import TurnNotice
 from .composer import Composer
 from .conversation_list import ConversationList
 from .message_view import ChatView
@@ -43,6 +44,7 @@ class ChatPage(QWidget):
         self.conversations = ConversationList(history)
         self.chat_view = ChatView()
         self.composer = Composer()
+        self.turn_notice = TurnNotice(host)  # a reply waiting for the eval run sharing the model
         self.context_meter = QProgressBar()
         self.context_meter.setTextVisible(False)
         self.context_meter.setRange(0, 1)
@@ -85,6 +87,7 @@ class ChatPage(QWidget):
         column.setContentsMargins(0, 0, 0, 0)
         column.addWidget(self.chat_view, 1)
         column.addLayout(meter_row)
+        column.addWidget(self.turn_notice)
         column.addWidget(self.composer)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.addWidget(self.conversations)

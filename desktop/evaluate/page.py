@@ -4,7 +4,9 @@ and see the results of what just ran.
 It assembles `MatrixForm` (what to run), `ProgressPanel` (Run/Stop/Resume and the bar),
 `ResultsView` (read back from the database) and a `MessageBar` for errors a user can cause
 (a suite that does not validate, a model that fails to load or runs out of memory half-way,
-a database locked by a command-line run). The runs themselves go through `RunHost`.
+a database locked by a command-line run). The runs themselves go through `RunHost`, on the
+app's shared models (`shared_model.py`): a run of the model the chat has loaded uses that copy
+and takes turns with the chat, and the progress line says when it waits for a chat reply.
 """
 from __future__ import annotations
 
@@ -22,6 +24,7 @@ from .progress_panel import ProgressPanel
 from .queries import RESUMABLE, resumable_runs
 from .results_view import ResultsView
 from .run_host import Job, JobEnd, RunHost
+from .shared_model import pooled_loader
 from .tasks import Tasks
 
 
@@ -31,11 +34,15 @@ class EvaluatePage(QWidget):
     def __init__(self, context: AppContext, loader=None, items_per_batch: int = 8,
                  parent: QWidget | None = None):
         """loader: how runs load models (evals.runner.Loader; tests pass wrappers); by default local models
-        through the engine and remote ones (URL#model) through their server."""
+        from the app's model pool and remote ones (URL#model) through their server."""
         super().__init__(parent)
         self.setObjectName("evaluatePage")
         self.context, self.history = context, context.history
-        self.host = RunHost(self.history, loader or remote_loader(), items_per_batch)
+        if loader is None:
+            shared = pooled_loader(context.pool, on_wait=lambda holder: self.host.worker.waiting.emit(holder),
+                                   on_start=lambda: self.host.worker.waiting.emit(""))
+            loader = remote_loader(local=shared)
+        self.host = RunHost(self.history, loader, items_per_batch)
         self.tasks = Tasks(self)
         self.message_bar = MessageBar()
         self.form = MatrixForm(context.settings, context.default_model, user_suites_dir(self.history.path))
@@ -45,6 +52,7 @@ class EvaluatePage(QWidget):
         self._job_runs: list[int] = []  # runs of the job in progress, in the order they started
         self._total = 0  # runs the job in progress will start or resume
         self._closing = False
+        self._last_progress = None  # the latest Progress, shown again once a wait for the model ends
 
         form_scroll = QScrollArea()
         form_scroll.setWidgetResizable(True)
@@ -73,6 +81,7 @@ class EvaluatePage(QWidget):
         self.progress.resume_clicked.connect(self.resume)
         self.host.progress.connect(self._on_progress)
         self.host.ended.connect(self._on_ended)
+        self.host.waiting.connect(self._on_waiting)
         self.refresh_resumable()
 
     # ---- actions ------------------------------------------------------------------------------
@@ -133,15 +142,25 @@ class EvaluatePage(QWidget):
             self.show_error("a run is already in progress; stop it or wait for it to finish")
             return False
         self._job_runs = [job.resume] if job.resume is not None else []
+        self._last_progress = None
         self._total = len(job.specs) + (job.resume is not None)
         self.progress.set_busy(True, f"Starting {job.label}: loading the model…")
         return True
 
     def _on_progress(self, p):
+        self._last_progress = p
         if p.run_id not in self._job_runs:
             self._job_runs.append(p.run_id)
         position = f"{self._job_runs.index(p.run_id) + 1} of {self._total} · " if self._total > 1 else ""
         self.progress.show_progress(p, position)
+
+    def _on_waiting(self, holder: str):
+        if holder:
+            self.progress.status.setText(f"Waiting for {holder} (the model is shared with it)…")
+        elif self._last_progress is not None:
+            self._on_progress(self._last_progress)
+        else:
+            self.progress.status.setText("Running…")
 
     def _on_ended(self, end: JobEnd):
         if self._closing:

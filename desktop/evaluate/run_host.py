@@ -5,7 +5,9 @@ The worker drives the same `evals.runner.Runner` as `glasslm eval run/resume`: i
 and resumes runs, and the runner commits every item as it completes, so a stop, a crash or
 an error keeps what was done. Progress (`evals.runner.Progress`) and the end of each job
 (`JobEnd`) leave through signals; `RunHost.cancel` only sets an event the runner polls
-between batches. Nothing here draws or reads results back.
+between batches. When the model is shared with the chat (desktop/evaluate/shared_model.py),
+`waiting` says the run waits for another user's turn, and `waiting("")` that it goes on.
+The thread plumbing is `WorkerHost`'s. Nothing here draws or reads results back.
 """
 from __future__ import annotations
 
@@ -13,11 +15,13 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from PySide6.QtCore import QCoreApplication, QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Signal, Slot
 
 from evals.errors import USER_ERRORS
 from history import History
 from evals.runner import Progress, Runner, RunSpec, engine_loader
+
+from ..worker_host import WorkerHost
 
 PROGRESS_EVERY_S = 0.05  # at most ~20 progress updates a second reach the GUI
 
@@ -45,6 +49,7 @@ class JobEnd:
 class EvalWorker(QObject):
     progress = Signal(object)  # Progress
     ended = Signal(object)  # JobEnd
+    waiting = Signal(str)  # what holds the shared model's turn ("" once the run has it again)
 
     def __init__(self, history: History, loader=engine_loader, items_per_batch: int = 8):
         super().__init__()
@@ -94,26 +99,22 @@ class EvalWorker(QObject):
         self.ended.emit(JobEnd(job, tuple(self._seen), outcome, message, tuple(left)))
 
 
-class RunHost(QObject):
+class RunHost(WorkerHost):
     """Queues jobs on the worker thread and re-emits its signals; `busy` while one runs."""
 
     progress = Signal(object)  # Progress
     ended = Signal(object)  # JobEnd
     started = Signal(object)  # Job
-    _submit = Signal(object)
+    waiting = Signal(str)  # what the run waits for ("" once it goes on)
 
     def __init__(self, history: History, loader=engine_loader, items_per_batch: int = 8,
                  parent: QObject | None = None):
-        super().__init__(parent)
-        self.thread = QThread()
-        self.thread.setObjectName("glasslm-eval")
-        self.worker = EvalWorker(history, loader, items_per_batch)
-        self.worker.moveToThread(self.thread)
-        self._submit.connect(self.worker.run)
-        self.worker.progress.connect(self.progress)
+        worker = EvalWorker(history, loader, items_per_batch)
+        super().__init__(worker, worker.run, "eval", parent)
         self.worker.ended.connect(self._on_ended)
+        self.forward("progress", "waiting")
         self.current: Job | None = None
-        self.thread.start()
+        self.start()
 
     @property
     def busy(self) -> bool:
@@ -125,18 +126,15 @@ class RunHost(QObject):
             return False
         self.current = job
         self.started.emit(job)
-        self._submit.emit(job)
+        self.post(job)
         return True
 
     def cancel(self):
         self.worker.cancel()
 
-    def shutdown(self):
-        """Stop the job in progress (after its current batch) and end the thread."""
+    def stop_work(self):
+        """shutdown (WorkerHost) stops the job in progress after its current batch."""
         self.worker.cancel()
-        self.thread.quit()
-        self.thread.wait()
-        QCoreApplication.sendPostedEvents(self)
 
     def _on_ended(self, end: JobEnd):
         self.current = None

@@ -3,7 +3,8 @@
 A view hands `run` a job (a function of the loaded `engine.Model`, run on the worker) and
 callbacks; results come back on the GUI thread. A newer job of the same kind supersedes an
 older one (its result is dropped and it is cancelled at its next progress call), so a view
-never shows stale numbers. It knows nothing about what the jobs compute.
+never shows stale numbers. A job waiting for the shared model's turn (an eval batch on the same
+model) says so through its progress callback. It knows nothing about what the jobs compute.
 """
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ class InsideJobs(QObject):
         host.computed.connect(self._on_computed)
         host.failed.connect(self._on_failed)
         host.progressed.connect(self._on_progress)
+        host.waiting.connect(self._on_waiting)
 
     def run(self, kind: str, job: Callable[[Any, Callable[[str], None]], Any], doing: str,
             on_done: Callable[[Any], None], on_error: Callable[[str], None],
@@ -58,3 +60,7 @@ class InsideJobs(QObject):
         entry = self._callbacks.get(rid)
         if entry is not None and entry[3] is not None:
             entry[3](text)
+
+    def _on_waiting(self, rid: int, holder: str):
+        if holder:
+            self._on_progress(rid, f"Waiting for {holder}…")
