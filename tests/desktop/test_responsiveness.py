@@ -1,16 +1,20 @@
-"""The GUI thread keeps ticking while a model loads and while it generates.
+"""The GUI thread never runs the engine while a model loads and while it generates, so it keeps
+ticking however slow the model is.
 
-A 10 ms QTimer on the GUI thread records the longest gap between ticks. The issue's target
-is under 100 ms; the assertion is a generous 1 s so a loaded CI machine does not flake, and
-the measured values are printed (run with -s to see them)."""
+Every method of `engine.Model` (and `engine.load`) records the thread it runs on; none may be
+the GUI thread. No time is asserted: a 10 ms QTimer on the GUI thread also records the longest
+gap between ticks, printed for information (run with -s to see it)."""
 from __future__ import annotations
 
+import inspect
+import threading
 import time
 
 import pytest
 from PySide6.QtCore import QTimer
 
-STALL_LIMIT_S = 1.0
+import engine
+from engine.model import Model
 
 
 class StallMeter:
@@ -43,10 +47,32 @@ def bigger_model(checkpoint_factory):
                               num_attention_heads=6, num_key_value_heads=2, max_position_embeddings=512)
 
 
-def test_longest_event_loop_stall_while_loading_and_generating(qtbot, make_window, bigger_model):
+@pytest.fixture
+def engine_calls(monkeypatch):
+    """(name, ran on the GUI thread) for each engine.load and Model method call while `watching` is set."""
+    calls, watching = [], threading.Event()
+
+    def recorded(name, function):
+        def wrapper(*args, **kwargs):
+            if watching.is_set():
+                calls.append((name, threading.current_thread() is threading.main_thread()))
+            return function(*args, **kwargs)
+        return wrapper
+
+    for name, member in list(vars(Model).items()):
+        if inspect.isfunction(member) and not name.startswith("__"):
+            monkeypatch.setattr(Model, name, recorded(f"Model.{name}", member))
+    monkeypatch.setattr(engine, "load", recorded("engine.load", engine.load))
+    return calls, watching
+
+
+def test_the_gui_thread_never_runs_the_engine_while_loading_and_generating(qtbot, make_window, bigger_model,
+                                                                          engine_calls):
+    calls, watching = engine_calls
     window = make_window(default_model=bigger_model, load=False)
     host, page = window.chat_host, window.chat_page
     qtbot.waitUntil(lambda: host.current is not None, timeout=60000)  # warm-up load (imports, caches)
+    watching.set()
     with StallMeter() as loading:
         with qtbot.waitSignal(host.loaded, timeout=60000):
             page.model_panel.load_current()
@@ -59,4 +85,7 @@ def test_longest_event_loop_stall_while_loading_and_generating(qtbot, make_windo
     report = (f"longest GUI stall: loading {loading.longest * 1000:.0f} ms, "
               f"generating {generating.longest * 1000:.0f} ms ({tokens} tokens)")
     print("\n" + report)
-    assert loading.longest < STALL_LIMIT_S and generating.longest < STALL_LIMIT_S, report
+    watching.clear()
+    names = {name for name, _ in calls}
+    assert {"Model.chat", "Model.prefill", "Model.decode_step"} <= names, names  # the watch saw the work
+    assert [name for name, on_gui in calls if on_gui] == []
