@@ -54,7 +54,7 @@ def run_suite(url: str, suite_name: str, limit: int | None, concurrency: int) ->
         plan = plan_remote_runs(url, None, os.environ.get("GLASSLM_API_KEY"), concurrency, 300.0, [suite])
         with History.open(db) as history:
             began = time.perf_counter()
-            run_id = Runner(history, loader=plan.loader, n_boot=200).start(
+            run_id = Runner(history, opener=plan.opener, n_boot=200).start(
                 RunSpec(plan.suites[0], plan.model_path, RunSettings(), limit))
             seconds = time.perf_counter() - began
             run = history.run(run_id)

@@ -42,15 +42,15 @@ STYLE = """
 
 class MainWindow(QMainWindow):
     def __init__(self, settings: QSettings, history: History, default_model: Path,
-                 model: LoadRequest | None = None, loader=None, notice: str = "", autoload: bool = True):
+                 model: LoadRequest | None = None, load_model=None, notice: str = "", autoload: bool = True):
         """model: what to load at start (default: the bundled model with the last precision/device).
-        loader: replaces engine.load in the model pool (tests). notice: a message to show at once
+        load_model: replaces engine.load in the model pool (tests). notice: a message to show at once
         (e.g. why the history database could not be opened)."""
         super().__init__()
-        self.settings, self.history, self.loader = settings, history, loader
+        self.settings, self.history, self.load_model = settings, history, load_model
         self.setWindowTitle("glasslm")
         self.setStyleSheet(STYLE)
-        self.pool = ModelPool(loader)  # one copy of each model for Chat, Compare, Evaluate and Inside
+        self.pool = ModelPool(load_model)  # one copy of each model for Chat, Compare, Evaluate and Inside
         self.chat_host = ModelHost(self.pool, name="chat")
         self.context = AppContext(settings, history, self.chat_host, self.make_host, Path(default_model), self.pool)
         self.chat_page = ChatPage(self.chat_host, history, settings, Path(default_model))

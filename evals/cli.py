@@ -107,7 +107,7 @@ def cmd_list(args) -> int:
 
 
 def cmd_run(args) -> int:
-    from .runner import RunSettings, Runner, engine_loader, expand_matrix, validate_specs
+    from .runner import RunSettings, Runner, engine_opener, expand_matrix, validate_specs
 
     if args.limit is not None and args.limit < 1:
         raise RunError("--limit must be at least 1")
@@ -115,7 +115,7 @@ def cmd_run(args) -> int:
         if not model.strip():
             raise RunError("--model is empty; give a model folder or file (or leave --model out for the default)")
     suites = [find_suite(name, _suites_dir(args)) for name in args.suites]
-    models, loader = args.model or [None], engine_loader
+    models, opener = args.model or [None], engine_opener
     if args.endpoint is not None:
         from .remote_backend import plan_remote_runs
 
@@ -123,7 +123,7 @@ def cmd_run(args) -> int:
             raise RunError("--endpoint runs the server's model as the server loaded it; leave out --model, "
                            "--precision and --device")
         plan = plan_remote_runs(args.endpoint, args.remote_model, args.api_key, args.concurrency, args.timeout, suites)
-        models, loader, suites = [plan.model_path], plan.loader, plan.suites
+        models, opener, suites = [plan.model_path], plan.opener, plan.suites
         for line in plan.notes:
             print(f"note: {line}", file=sys.stderr)
     base = RunSettings(device=args.device, top_p=args.top_p, top_k=args.top_k, batch_size=args.batch_size,
@@ -132,10 +132,10 @@ def cmd_run(args) -> int:
     specs = expand_matrix(suites, models, _list(args.precision, str, "--precision"),
                           _list(args.temperature, float, "--temperature"), _list(args.seed, int, "--seed"),
                           base=base, limit=args.limit)
-    validate_specs(specs, loader)  # the whole matrix, before the database is even opened
+    validate_specs(specs, opener)  # the whole matrix, before the database is even opened
     with History.open(_db(args)) as history:
         progress = _Progress(args.progress)
-        runner = Runner(history, loader=loader, on_progress=progress, should_stop=lambda: progress.output_closed)
+        runner = Runner(history, opener=opener, on_progress=progress, should_stop=lambda: progress.output_closed)
         try:
             run_ids = runner.start_many(specs)
         except KeyboardInterrupt:
@@ -158,17 +158,17 @@ def cmd_run(args) -> int:
 
 
 def cmd_resume(args) -> int:
-    from .remote_backend import remote_loader
+    from .remote_backend import remote_opener
     from .runner import Runner
 
     if not 1 <= args.concurrency <= 1024:
         raise RunError(f"--concurrency must be a whole number from 1 to 1024, not {args.concurrency}")
-    loader = remote_loader(api_key=args.api_key, concurrency=args.concurrency, timeout_s=args.timeout)
+    opener = remote_opener(api_key=args.api_key, concurrency=args.concurrency, timeout_s=args.timeout)
     with History.open(_db(args)) as history:
         run_id = _run_id(history, args.run)
         progress = _Progress(args.progress)
         try:
-            Runner(history, loader=loader, on_progress=progress, should_stop=lambda: progress.output_closed).resume(
+            Runner(history, opener=opener, on_progress=progress, should_stop=lambda: progress.output_closed).resume(
                 run_id, force=args.force)
         except KeyboardInterrupt:
             progress.close()

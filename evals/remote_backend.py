@@ -1,5 +1,5 @@
 """Evals against a model that runs elsewhere: a `LanguageModel` over any OpenAI-compatible server
-(vLLM, llama.cpp's server, Ollama, TGI, `glasslm serve`), and the runner's loader for remote paths.
+(vLLM, llama.cpp's server, Ollama, TGI, `glasslm serve`), and the runner's opener for remote paths.
 
 `RemoteBackend` does what `EngineBackend` does, through HTTP:
 - log-likelihood: the context's trailing whitespace moves to the continuation (as lm-eval and
@@ -25,7 +25,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from .errors import RunError
-from .runner import LoadedModel, RunSettings, engine_loader
+from .runner import LoadedModel, RunSettings, engine_opener
 
 LOGLIKELIHOOD_KINDS = ("multiple_choice", "minimal_pair")  # = scoring.LOGLIKELIHOOD_KINDS (no import cycle)
 DEFAULT_CONCURRENCY = 4
@@ -157,9 +157,9 @@ def probe_scoring(model) -> Scoring:
     return Scoring(True)
 
 
-def remote_loader(api_key: str | None = None, concurrency: int = DEFAULT_CONCURRENCY, timeout_s: float = 120.0,
-                  retries: int = 4, local=engine_loader):
-    """The runner's loader: remote paths (http://host/v1#model) through RemoteBackend, the rest through `local`."""
+def remote_opener(api_key: str | None = None, concurrency: int = DEFAULT_CONCURRENCY, timeout_s: float = 120.0,
+                  retries: int = 4, local=engine_opener):
+    """The runner's opener: remote paths (http://host/v1#model) through RemoteBackend, the rest through `local`."""
 
     def load(model_path: str | None, settings: RunSettings) -> LoadedModel:
         from engine import EngineError
@@ -214,9 +214,9 @@ def _content(answer: dict, chat: bool) -> str:
 
 @dataclass(frozen=True)
 class RemotePlan:
-    """What `glasslm eval run --endpoint` runs: the remote path, the loader, and the suites left to run."""
+    """What `glasslm eval run --endpoint` runs: the remote path, the opener, and the suites left to run."""
     model_path: str
-    loader: object
+    opener: object
     suites: list
     notes: list[str]
 
@@ -259,5 +259,5 @@ def plan_remote_runs(endpoint: str, remote_model: str | None, api_key: str | Non
     if not kept:
         raise RunError(f"{scoring.reason}, and every suite asked for needs log-probabilities; run generation "
                        "suites against it, or use a server that scores (vLLM, llama.cpp's server, glasslm serve)")
-    loader = remote_loader(api_key=key, concurrency=concurrency, timeout_s=timeout_s)
-    return RemotePlan(path, loader, kept, notes)
+    opener = remote_opener(api_key=key, concurrency=concurrency, timeout_s=timeout_s)
+    return RemotePlan(path, opener, kept, notes)

@@ -1,7 +1,7 @@
 """Run suites against models and record every item's result as it completes.
 
 A run is one suite x one model x one settings object. `Runner.start(spec)` loads nothing
-itself: it gets a `LanguageModel` from its `loader` (the default wraps `engine.load` in an
+itself: it gets a `LanguageModel` from its `opener` (the default wraps `engine.load` in an
 `EngineBackend`; tests pass fakes), creates the run row, scores items (log-likelihood items
 in batches of `items_per_batch`, one `loglikelihood` call per batch; generation items one
 by one, or as many at once as a remote backend's `concurrency`; kinds in `lm.cannot_run` left out), commits each item's results as soon as they exist, reports progress, and finally
@@ -116,10 +116,12 @@ class LoadedModel:
     close: Callable[[], None] = lambda: None
 
 
-Loader = Callable[[str | None, RunSettings], LoadedModel]
+# How a run gets its model (path, settings) -> LoadedModel: engine_opener wraps engine.load (engine/loader.py);
+# the app passes one that shares its loaded models, remote_backend one for servers, tests fakes.
+ModelOpener = Callable[[str | None, RunSettings], LoadedModel]
 
 
-def engine_loader(model_path: str | None, settings: RunSettings, open_model=None) -> LoadedModel:
+def engine_opener(model_path: str | None, settings: RunSettings, open_model=None) -> LoadedModel:
     """Load with `engine.load` and wrap it in an `EngineBackend`; RunError on failure.
 
     open_model(path, device=, precision=) -> (engine.Model, close): where the model comes from instead
@@ -142,17 +144,17 @@ def engine_loader(model_path: str | None, settings: RunSettings, open_model=None
 
 
 def _check_model_path(model_path: str | None) -> None:
-    """engine_loader's cheap check before any run starts: a local model path must exist."""
+    """engine_opener's cheap check before any run starts: a local model path must exist."""
     if model_path is not None and not Path(model_path).expanduser().exists():
         raise RunError(f"could not load model {model_path}: no such file or folder; check the path")
 
 
-engine_loader.check = _check_model_path  # type: ignore[attr-defined]
+engine_opener.check = _check_model_path  # type: ignore[attr-defined]
 
 
-def validate_specs(specs: Iterable[RunSpec], loader: Loader | None = None) -> None:
+def validate_specs(specs: Iterable[RunSpec], opener: ModelOpener | None = None) -> None:
     """Check every run of a matrix (settings, limits, model paths) before the first one starts."""
-    check_model = getattr(loader, "check", None)
+    check_model = getattr(opener, "check", None)
     for spec in specs:
         spec.settings.check()
         if spec.limit is not None and not 1 <= spec.limit <= MAX_INT:
@@ -198,11 +200,11 @@ class Stopped(Exception):
 class Runner:
     """Runs specs against models; one object per history. `__init__` only stores."""
 
-    def __init__(self, history: History, loader: Loader = engine_loader, items_per_batch: int = 8,
+    def __init__(self, history: History, opener: ModelOpener = engine_opener, items_per_batch: int = 8,
                  on_progress: Callable[[Progress], None] | None = None,
                  should_stop: Callable[[], bool] | None = None, n_boot: int = 1000):
         self.history = history
-        self.loader = loader
+        self.opener = opener
         self.items_per_batch = max(1, items_per_batch)
         self.on_progress = on_progress
         self.should_stop = should_stop or (lambda: False)
@@ -217,7 +219,7 @@ class Runner:
 
     def start_many(self, specs: list[RunSpec]) -> list[int]:
         """Execute runs in order, loading each (model, precision, device) once."""
-        validate_specs(specs, self.loader)
+        validate_specs(specs, self.opener)
         if self.history.read_only:
             raise HistoryReadOnlyError(read_only_message(self.history.path))
         run_ids = self.run_ids = []  # the runs created so far, also when a later one fails
@@ -233,7 +235,7 @@ class Runner:
                     if loaded is not None:
                         loaded.close()
                     loaded, key = None, None
-                    loaded = self.loader(spec.model_path, spec.settings)
+                    loaded = self.opener(spec.model_path, spec.settings)
                     key = spec_key
                 run_id = self._create(spec, loaded)
                 run_ids.append(run_id)
@@ -266,7 +268,7 @@ class Runner:
             raise RunError(f"run {run_id} was recorded with settings that cannot run ({exc}); start a new run "
                            "with valid settings instead") from None
         spec = RunSpec(suite, row["model_path"], settings, row["item_limit"])
-        loaded = self.loader(row["model_path"], settings)
+        loaded = self.opener(row["model_path"], settings)
         try:
             if row["model_id"] is not None:
                 expected = self.history.model(row["model_id"])["fingerprint"]

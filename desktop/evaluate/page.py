@@ -14,7 +14,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QScrollArea, QSplitter, QVBoxLayout, QWidget
 
 from evals.errors import USER_ERRORS
-from evals.remote_backend import remote_loader
+from evals.remote_backend import remote_opener
 from evals.suite import user_suites_dir
 
 from ..message_bar import MessageBar
@@ -24,25 +24,25 @@ from .progress_panel import ProgressPanel
 from .queries import RESUMABLE, resumable_runs
 from .results_view import ResultsView
 from .run_host import Job, JobEnd, RunHost
-from .shared_model import pooled_loader
+from .shared_model import pooled_opener
 from .tasks import Tasks
 
 
 class EvaluatePage(QWidget):
     job_ended = Signal(object)  # JobEnd, after the page has shown it
 
-    def __init__(self, context: AppContext, loader=None, items_per_batch: int = 8,
+    def __init__(self, context: AppContext, opener=None, items_per_batch: int = 8,
                  parent: QWidget | None = None):
-        """loader: how runs load models (evals.runner.Loader; tests pass wrappers); by default local models
+        """opener: how runs load models (evals.runner.ModelOpener; tests pass wrappers); by default local models
         from the app's model pool and remote ones (URL#model) through their server."""
         super().__init__(parent)
         self.setObjectName("evaluatePage")
         self.context, self.history = context, context.history
-        if loader is None:
-            shared = pooled_loader(context.pool, on_wait=lambda holder: self.host.worker.waiting.emit(holder),
+        if opener is None:
+            shared = pooled_opener(context.pool, on_wait=lambda holder: self.host.worker.waiting.emit(holder),
                                    on_start=lambda: self.host.worker.waiting.emit(""))
-            loader = remote_loader(local=shared)
-        self.host = RunHost(self.history, loader, items_per_batch)
+            opener = remote_opener(local=shared)
+        self.host = RunHost(self.history, opener, items_per_batch)
         self.tasks = Tasks(self)
         self.message_bar = MessageBar()
         self.form = MatrixForm(context.settings, context.default_model, user_suites_dir(self.history.path))

@@ -19,7 +19,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 
 from evals.errors import USER_ERRORS
 from history import History
-from evals.runner import Progress, Runner, RunSpec, engine_loader
+from evals.runner import Progress, Runner, RunSpec, engine_opener
 
 from ..worker_host import WorkerHost
 
@@ -51,9 +51,9 @@ class EvalWorker(QObject):
     ended = Signal(object)  # JobEnd
     waiting = Signal(str)  # what holds the shared model's turn ("" once the run has it again)
 
-    def __init__(self, history: History, loader=engine_loader, items_per_batch: int = 8):
+    def __init__(self, history: History, opener=engine_opener, items_per_batch: int = 8):
         super().__init__()
-        self.history, self.loader, self.items_per_batch = history, loader, items_per_batch
+        self.history, self.opener, self.items_per_batch = history, opener, items_per_batch
         self.stop_event = threading.Event()
         self._last_emit = 0.0
         self._seen: list[int] = []
@@ -62,7 +62,7 @@ class EvalWorker(QObject):
     def run(self, job: Job):
         self.stop_event.clear()
         self._seen = []
-        runner = Runner(self.history, loader=self.loader, items_per_batch=self.items_per_batch,
+        runner = Runner(self.history, opener=self.opener, items_per_batch=self.items_per_batch,
                         on_progress=self._on_progress, should_stop=self.stop_event.is_set)
         try:
             if job.resume is not None:
@@ -107,9 +107,9 @@ class RunHost(WorkerHost):
     started = Signal(object)  # Job
     waiting = Signal(str)  # what the run waits for ("" once it goes on)
 
-    def __init__(self, history: History, loader=engine_loader, items_per_batch: int = 8,
+    def __init__(self, history: History, opener=engine_opener, items_per_batch: int = 8,
                  parent: QObject | None = None):
-        worker = EvalWorker(history, loader, items_per_batch)
+        worker = EvalWorker(history, opener, items_per_batch)
         super().__init__(worker, worker.run, "eval", parent)
         self.worker.ended.connect(self._on_ended)
         self.forward("progress", "waiting")

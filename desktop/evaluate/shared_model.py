@@ -1,4 +1,4 @@
-"""Eval runs on the app's shared models: an `evals.runner.Loader` that leases local models from the
+"""Eval runs on the app's shared models: an `evals.runner.ModelOpener` that leases local models from the
 `ModelPool` (so evaluating the model the chat has loaded loads nothing) and a `LanguageModel`
 wrapper that holds the model's turn for each backend call.
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from evals.runner import LoadedModel, RunSettings, engine_loader
+from evals.runner import LoadedModel, RunSettings, engine_opener
 
 from ..model_pool import ModelPool, Turn
 
@@ -40,9 +40,9 @@ class TurnTakingModel:
         return getattr(self.lm, name)
 
 
-def pooled_loader(pool: ModelPool, on_wait: Callable[[str], None] | None = None,
+def pooled_opener(pool: ModelPool, on_wait: Callable[[str], None] | None = None,
                   on_start: Callable[[], None] | None = None):
-    """A Loader over `pool`. on_wait(holder) runs on the eval thread when a call has to wait for the
+    """A ModelOpener over `pool`. on_wait(holder) runs on the eval thread when a call has to wait for the
     model's turn; on_start() once it has it."""
 
     def load(model_path: str | None, settings: RunSettings) -> LoadedModel:
@@ -53,9 +53,9 @@ def pooled_loader(pool: ModelPool, on_wait: Callable[[str], None] | None = None,
             leases.append(lease)
             return lease.model, lease.release
 
-        loaded = engine_loader(model_path, settings, open_model)
+        loaded = engine_opener(model_path, settings, open_model)
         loaded.lm = TurnTakingModel(loaded.lm, leases[0].turn, on_wait, on_start)
         return loaded
 
-    load.check = engine_loader.check  # type: ignore[attr-defined]
+    load.check = engine_opener.check  # type: ignore[attr-defined]
     return load

@@ -2,7 +2,7 @@
 
 One module per dataset; each exposes `convert(path, suite_id) -> (header, items)` and
 recognizes its formats by content, not by file name. `import_suite` validates the result
-with the same loader as every other suite and writes it to the user suites folder. They
+with the same opener as every other suite and writes it to the user suites folder. They
 never download anything: you give them the file.
 """
 

@@ -40,13 +40,13 @@ def settings_path(tmp_path):
 
 @pytest.fixture
 def make_window(qtbot, model_path, db_path, settings_path):
-    """make_window(loader=None, db=db_path, load=True) -> a shown MainWindow (model loaded when load=True)."""
+    """make_window(load_model=None, db=db_path, load=True) -> a shown MainWindow (model loaded when load=True)."""
     made: list[tuple[MainWindow, History]] = []
 
-    def make(loader=None, db=None, load=True, default_model=None, **kwargs):
+    def make(load_model=None, db=None, load=True, default_model=None, **kwargs):
         history = kwargs.pop("history", None) or History.open(db or db_path)
         settings = QSettings(str(settings_path), QSettings.Format.IniFormat)
-        window = MainWindow(settings, history, default_model or model_path, loader=loader, **kwargs)
+        window = MainWindow(settings, history, default_model or model_path, load_model=load_model, **kwargs)
         made.append((window, history))
         window.show()
         if load:

@@ -41,7 +41,7 @@ def test_out_of_memory_while_loading_is_explained(qtbot, make_window):
     def no_memory(path, **kwargs):
         raise engine.OutOfMemoryError("the model did not fit in cuda:0 memory; choose a smaller precision")
 
-    window = make_window(loader=no_memory, load=False)
+    window = make_window(load_model=no_memory, load=False)
     with qtbot.waitSignal(window.chat_host.load_failed, timeout=30000):
         pass
     assert "did not fit" in window.chat_page.message_bar.text()
@@ -58,7 +58,7 @@ def test_out_of_memory_while_generating_is_explained_and_the_message_kept(qtbot,
         model.prefill = prefill
         return model
 
-    window = make_window(loader=loader)
+    window = make_window(load_model=loader)
     page = window.chat_page
     page.composer.input.setPlainText("a long question")
     with qtbot.waitSignal(window.chat_host.failed, timeout=30000):

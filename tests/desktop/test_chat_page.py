@@ -32,7 +32,7 @@ def test_send_streams_tokens_then_saves_the_reply_once(qtbot, make_window, send,
 
 
 def test_stop_ends_the_reply_within_one_token(qtbot, make_window, gate):
-    window = make_window(loader=gate.loader)
+    window = make_window(load_model=gate.loader)
     page = window.chat_page
     page.settings_panel.form.max_new_tokens.setValue(100)
     page.composer.input.setPlainText("Quantization stores weights")

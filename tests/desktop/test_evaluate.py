@@ -19,7 +19,7 @@ from desktop.pages import AppContext
 from evals import cli
 from history import History
 from evals.report import compare
-from evals.runner import engine_loader
+from evals.runner import engine_opener
 
 VARIANTS = ("plain", "shout")
 FACTS = [("Attention lets every token look at every other", "token", ["token", "street", "question"]),
@@ -86,7 +86,7 @@ def wait_results(qtbot, view):
 
 
 class Gate:
-    """Wraps the real loader: the model's `n`-th log-likelihood call waits until `open()`,
+    """Wraps the real opener: the model's `n`-th log-likelihood call waits until `open()`,
     or raises `error` instead when one is given."""
 
     def __init__(self, n: int, error: BaseException | None = None):
@@ -97,8 +97,8 @@ class Gate:
     def open(self):
         self.event.set()
 
-    def loader(self, path, settings):
-        loaded = engine_loader(path, settings)
+    def opener(self, path, settings):
+        loaded = engine_opener(path, settings)
         real = loaded.lm.loglikelihood
 
         def gated(requests):
@@ -160,7 +160,7 @@ def test_runs_a_suite_shows_the_stored_metrics_and_drills_into_an_item(qtbot, pa
 
 def test_stop_then_resume_finishes_the_run_and_the_rest_of_the_matrix(qtbot, pages, context, tmp_path):
     gate = Gate(n=2)
-    page = pages(EvaluatePage, context, loader=gate.loader, items_per_batch=3)
+    page = pages(EvaluatePage, context, opener=gate.opener, items_per_batch=3)
     prepare(page, tiny_suite(tmp_path), precisions=("fp32", "bf16"))
     try:
         with qtbot.waitSignal(page.job_ended, timeout=60000) as ended:
@@ -192,7 +192,7 @@ def test_stop_then_resume_finishes_the_run_and_the_rest_of_the_matrix(qtbot, pag
 
 def test_a_failure_half_way_is_shown_and_the_run_resumes(qtbot, pages, context, tmp_path):
     oom = torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
-    page = pages(EvaluatePage, context, loader=Gate(n=2, error=oom).loader, items_per_batch=4)
+    page = pages(EvaluatePage, context, opener=Gate(n=2, error=oom).opener, items_per_batch=4)
     prepare(page, tiny_suite(tmp_path))
     end = run_and_wait(qtbot, page)
     run_id = end.run_ids[0]
@@ -205,7 +205,7 @@ def test_a_failure_half_way_is_shown_and_the_run_resumes(qtbot, pages, context, 
     wait_results(qtbot, page.results)
     assert page.results.reports[0].partial and "metrics so far" in page.results.heading.text()
 
-    page.host.worker.loader = engine_loader  # the cause is fixed
+    page.host.worker.opener = engine_opener  # the cause is fixed
     end = run_and_wait(qtbot, page, lambda: page.resume(run_id))
     assert end.outcome == "finished" and context.history.run(run_id)["n_done"] == 12
 

@@ -121,7 +121,7 @@ def results(page, end) -> list[tuple]:
 
 
 def test_evaluating_the_chat_model_uses_the_chat_copy(qtbot, make_window, models, tmp_path):
-    window = make_window(loader=models.load)
+    window = make_window(load_model=models.load)
     chat_model = window.chat_host.worker.model
     page = prepare_eval(window, tmp_path)
     leased = []
@@ -134,7 +134,7 @@ def test_evaluating_the_chat_model_uses_the_chat_copy(qtbot, make_window, models
 
 def test_a_reply_waits_for_the_eval_batch_and_both_match_what_they_give_alone(qtbot, make_window, models,
                                                                                tmp_path):
-    window = make_window(loader=models.load)
+    window = make_window(load_model=models.load)
     page = prepare_eval(window, tmp_path)
     alone_reply, alone_results = chat_alone(qtbot, window), eval_alone(qtbot, page)
     notice = window.chat_page.turn_notice
@@ -154,7 +154,7 @@ def test_a_reply_waits_for_the_eval_batch_and_both_match_what_they_give_alone(qt
 
 
 def test_an_eval_batch_waits_for_the_reply_and_says_so(qtbot, make_window, models, tmp_path):
-    window = make_window(loader=models.load)
+    window = make_window(load_model=models.load)
     page = prepare_eval(window, tmp_path)
     alone_reply, alone_results = chat_alone(qtbot, window), eval_alone(qtbot, page)
     models.decode.arm()
@@ -173,7 +173,7 @@ def test_an_eval_batch_waits_for_the_reply_and_says_so(qtbot, make_window, model
 
 
 def test_closing_the_window_releases_the_model_and_ends_the_threads(qtbot, make_window, models, tmp_path):
-    window = make_window(loader=models.load)
+    window = make_window(load_model=models.load)
     page = prepare_eval(window, tmp_path)
     models.score.arm()
     assert page.run_matrix()
@@ -190,7 +190,7 @@ def test_closing_the_window_releases_the_model_and_ends_the_threads(qtbot, make_
 
 
 def test_stop_ends_a_reply_that_waits_for_the_model_at_once(qtbot, make_window, models, tmp_path):
-    window = make_window(loader=models.load)
+    window = make_window(load_model=models.load)
     page = prepare_eval(window, tmp_path)
     models.score.arm()
     with qtbot.waitSignal(page.job_ended, timeout=60000) as ended:

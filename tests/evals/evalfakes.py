@@ -46,7 +46,7 @@ class FakeLM:
         return reply
 
 
-def fake_loader(lm):
+def fake_opener(lm):
     closed = []
 
     def load(path, settings):

@@ -1,6 +1,6 @@
 """The four built-in suites (issue 6): format, sizes, balance, answer keys, determinism.
 
-Plain-json checks that do not depend on the evals loader; when `evals.suite.load_suite` is
+Plain-json checks that do not depend on the evals opener; when `evals.suite.load_suite` is
 importable the files are also validated through it.
 """
 

@@ -8,7 +8,7 @@ import torch
 
 import engine
 from evals.backend import EngineBackend, LanguageModel
-from evals.runner import RunSettings, RunSpec, Runner, engine_loader
+from evals.runner import RunSettings, RunSpec, Runner, engine_opener
 from evals.suite import load_suite
 
 from evalfakes import mc, write_suite
@@ -101,7 +101,7 @@ def test_full_run_through_the_engine(tmp_path, history, tiny):
     items.append({"id": "s", "kind": "self_consistency", "part": "sc", "prompt": "To be", "samples": 2,
                   "max_new_tokens": 3})
     suite = load_suite(write_suite(tmp_path, "tiny", items))
-    runner = Runner(history, loader=engine_loader, n_boot=20)
+    runner = Runner(history, opener=engine_opener, n_boot=20)
     a = runner.start(RunSpec(suite, str(tiny), RunSettings(precision="fp32", device="cpu", batch_size=2)))
     b = runner.start(RunSpec(suite, str(tiny), RunSettings(precision="fp32", device="cpu", batch_size=7)))
     ra, rb = history.results(a), history.results(b)

@@ -15,7 +15,7 @@ from history import History
 from evals.runner import RunSpec, Runner
 from evals.suite import find_suite, load_suite
 
-from evalfakes import FakeLM, fake_loader, mc, write_suite
+from evalfakes import FakeLM, fake_opener, mc, write_suite
 
 REPO = Path(__file__).resolve().parents[2]
 HUGE = "99999999999999999999999"
@@ -67,12 +67,12 @@ def test_earlier_runs_are_summarized_when_a_later_one_cannot_load(tmp_path, tiny
 
 def test_resume_recorded_settings_are_checked_too(tmp_path, history):
     suite = load_suite(small_suite(tmp_path))
-    run_id = Runner(history, loader=fake_loader(FakeLM()), should_stop=lambda: True, items_per_batch=1,
+    run_id = Runner(history, opener=fake_opener(FakeLM()), should_stop=lambda: True, items_per_batch=1,
                     n_boot=10).start(RunSpec(suite, "/m"))
     settings = {**history.run(run_id)["settings"], "top_p": 7.0}  # as an older glasslm let through
     history.update_run(run_id, settings=settings)
     with pytest.raises(RunError, match="recorded with settings that cannot run"):
-        Runner(history, loader=fake_loader(FakeLM())).resume(run_id)
+        Runner(history, opener=fake_opener(FakeLM())).resume(run_id)
 
 
 @pytest.mark.parametrize("argv, message", [
@@ -96,23 +96,23 @@ def test_a_run_resumes_from_any_folder(tmp_path, monkeypatch, history):
     small_suite(project / "suites", n=6, suite_id="mine")
     monkeypatch.chdir(project)
     suite = find_suite("suites/mine.jsonl")  # a relative path, as typed
-    run_id = Runner(history, loader=fake_loader(FakeLM()), items_per_batch=2, should_stop=lambda: True,
+    run_id = Runner(history, opener=fake_opener(FakeLM()), items_per_batch=2, should_stop=lambda: True,
                     n_boot=10).start(RunSpec(suite, "/m"))
     assert history.run(run_id)["suite_path"] == str(project / "suites" / "mine.jsonl")
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     monkeypatch.chdir(elsewhere)
-    Runner(history, loader=fake_loader(FakeLM()), n_boot=10).resume(run_id)
+    Runner(history, opener=fake_opener(FakeLM()), n_boot=10).resume(run_id)
     assert history.run(run_id)["status"] == "finished" and history.run(run_id)["n_done"] == 6
-    gone = Runner(history, loader=fake_loader(FakeLM()), should_stop=lambda: True, items_per_batch=2,
+    gone = Runner(history, opener=fake_opener(FakeLM()), should_stop=lambda: True, items_per_batch=2,
                   n_boot=10).start(RunSpec(suite, "/m"))
     (project / "suites" / "mine.jsonl").unlink()
     with pytest.raises(RunError, match="the suite file of run 2 .* is gone"):
-        Runner(history, loader=fake_loader(FakeLM())).resume(gone)
+        Runner(history, opener=fake_opener(FakeLM())).resume(gone)
 
 
 def _running_in(history, suite, pid):
-    run_id = Runner(history, loader=fake_loader(FakeLM()), items_per_batch=1, should_stop=lambda: True,
+    run_id = Runner(history, opener=fake_opener(FakeLM()), items_per_batch=1, should_stop=lambda: True,
                     n_boot=10).start(RunSpec(suite, "/m"))
     history.update_run(run_id, status="running", pid=pid)  # as if that process had been killed mid-run
     return run_id
@@ -123,11 +123,11 @@ def test_a_reused_process_id_does_not_block_resume(tmp_path, history):
     other = subprocess.Popen(["cat"], stdin=subprocess.PIPE)  # alive, and plainly not glasslm
     python = subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE)
     try:
-        Runner(history, loader=fake_loader(FakeLM()), n_boot=10).resume(_running_in(history, suite, other.pid))
+        Runner(history, opener=fake_opener(FakeLM()), n_boot=10).resume(_running_in(history, suite, other.pid))
         held = _running_in(history, suite, python.pid)  # alive and Python: it might be glasslm
         with pytest.raises(RunError, match=f"`glasslm eval resume {held} --force` takes the run over"):
-            Runner(history, loader=fake_loader(FakeLM())).resume(held)
-        Runner(history, loader=fake_loader(FakeLM()), n_boot=10).resume(held, force=True)
+            Runner(history, opener=fake_opener(FakeLM())).resume(held)
+        Runner(history, opener=fake_opener(FakeLM()), n_boot=10).resume(held, force=True)
         assert history.run(held)["status"] == "finished"
     finally:
         for child in (other, python):
@@ -139,7 +139,7 @@ def test_output_into_a_closed_pipe_ends_quietly(tmp_path):
     db = tmp_path / "h.db"
     suite = load_suite(write_suite(tmp_path, "wide", [mc(i, prompt="Q" * 2000) for i in range(250)]))
     with History.open(db) as h:
-        Runner(h, loader=fake_loader(FakeLM()), n_boot=10).start(RunSpec(suite, "/m"))
+        Runner(h, opener=fake_opener(FakeLM()), n_boot=10).start(RunSpec(suite, "/m"))
     child = subprocess.Popen([sys.executable, "-m", "evals", "export", "1", "--db", str(db)], cwd=REPO,
                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert child.stdout.read(10)  # like `| head -c 10`: read a little, then go away

@@ -13,7 +13,7 @@ from evals.importers import import_suite
 from evals.runner import RunSpec, Runner
 from evals.suite import load_suite
 
-from evalfakes import FakeLM, fake_loader, mc, write_suite
+from evalfakes import FakeLM, fake_opener, mc, write_suite
 from faults import file_size_limit
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -24,7 +24,7 @@ def db_with_run(tmp_path):
     db = tmp_path / "history.db"
     suite = load_suite(write_suite(tmp_path, "files", [mc(i) for i in range(3)]))
     with History.open(db) as h:
-        Runner(h, loader=fake_loader(FakeLM()), n_boot=10).start(RunSpec(suite, "/m"))
+        Runner(h, opener=fake_opener(FakeLM()), n_boot=10).start(RunSpec(suite, "/m"))
     return db
 
 

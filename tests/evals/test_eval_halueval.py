@@ -16,7 +16,7 @@ from history import History
 from evals.importers import halueval, halueval_instructions, import_suite
 from evals.runner import RunSpec, Runner
 
-from evalfakes import fake_loader
+from evalfakes import fake_opener
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -97,7 +97,7 @@ def test_report_has_accuracy_and_precision_recall_per_class(tmp_path):
     # started first.") is judged hallucinated, so Yes: 1 true positive, 2 misses; No: 3 right, 2 wrong.
     lm = JudgeLM("first")
     with History.open(tmp_path / "h.db") as history:
-        run_id = Runner(history, loader=fake_loader(lm), n_boot=50).start(RunSpec(suite, None))
+        run_id = Runner(history, opener=fake_opener(lm), n_boot=50).start(RunSpec(suite, None))
         results = {r["item_id"]: r for r in history.results(run_id)}
         metrics = history.run(run_id)["metrics"]["overall"]
     assert {k for k, r in results.items() if r["scores"]["class_pred"] == "Yes"} == {"halueval-qa-00001-hallucinated"}

@@ -17,7 +17,7 @@ from history import History, migrations
 from evals.runner import RunSpec, Runner
 from evals.suite import load_suite
 
-from evalfakes import FakeLM, fake_loader, mc, write_suite
+from evalfakes import FakeLM, fake_opener, mc, write_suite
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -26,7 +26,7 @@ def filled(db: Path, folder: Path, n_items: int = 120) -> Path:
     """A real history with one finished run of long items (several pages of results)."""
     suite = load_suite(write_suite(folder, "pages", [mc(i, prompt="Q" * 400) for i in range(n_items)]))
     with History.open(db) as h:
-        Runner(h, loader=fake_loader(FakeLM()), n_boot=10).start(RunSpec(suite, "/m"))
+        Runner(h, opener=fake_opener(FakeLM()), n_boot=10).start(RunSpec(suite, "/m"))
     return folder / "pages.jsonl"
 
 
@@ -125,7 +125,7 @@ def test_a_lock_taken_mid_run_stops_it_resumably(tmp_path):
     suite = load_suite(write_suite(tmp_path, "locked", [mc(i) for i in range(20)]))
     lm = LockingLM(db)
     with History.open(db, timeout=0.3) as h:
-        runner = Runner(h, loader=fake_loader(lm), items_per_batch=4, n_boot=10)
+        runner = Runner(h, opener=fake_opener(lm), items_per_batch=4, n_boot=10)
         with pytest.raises(RunError) as caught:
             runner.start(RunSpec(suite, "/m"))
         message = str(caught.value)
@@ -134,7 +134,7 @@ def test_a_lock_taken_mid_run_stops_it_resumably(tmp_path):
         lm.other.execute("ROLLBACK")
         lm.other.close()
         assert h.run(1)["status"] in ("running", "interrupted") and h.run(1)["n_done"] == 8
-        Runner(h, loader=fake_loader(FakeLM()), n_boot=10).resume(1)
+        Runner(h, opener=fake_opener(FakeLM()), n_boot=10).resume(1)
         assert h.run(1)["status"] == "finished"
         assert sorted(r["item_id"] for r in h.results(1)) == sorted(f"mc-{i}" for i in range(20))
 

@@ -7,7 +7,7 @@ from evals.report import build_report, compare
 from evals.runner import RunSettings, RunSpec, Runner, expand_matrix
 from evals.suite import load_suite
 
-from evalfakes import FakeLM, fake_loader, mc, write_suite
+from evalfakes import FakeLM, fake_opener, mc, write_suite
 
 
 def mixed_suite(folder, n_mc=6):
@@ -28,7 +28,7 @@ REPLIES = {"Capital?": "Paris.", "Who is Zorblat?": "I have never heard of Zorbl
 def test_run_commits_results_and_metrics(tmp_path, history):
     suite = mixed_suite(tmp_path)
     seen = []
-    runner = Runner(history, loader=fake_loader(FakeLM(replies=REPLIES)), on_progress=seen.append, n_boot=50)
+    runner = Runner(history, opener=fake_opener(FakeLM(replies=REPLIES)), on_progress=seen.append, n_boot=50)
     run_id = runner.start(RunSpec(suite, "/m", RunSettings(seed=3)))
     run = history.run(run_id)
     assert run["status"] == "finished" and run["n_items"] == 10 and run["n_done"] == 10
@@ -48,7 +48,7 @@ def test_run_commits_results_and_metrics(tmp_path, history):
 
 def test_same_seed_same_samples_different_seed_differs(tmp_path, history):
     suite = mixed_suite(tmp_path)
-    runner = Runner(history, loader=fake_loader(FakeLM(replies=REPLIES)), n_boot=10)
+    runner = Runner(history, opener=fake_opener(FakeLM(replies=REPLIES)), n_boot=10)
     a, b, c = (runner.start(RunSpec(suite, None, RunSettings(seed=s))) for s in (0, 0, 1))
     answers = [{r["item_id"]: r["scores"].get("answers") for r in history.results(x)}["sc-1"] for x in (a, b, c)]
     assert answers[0] == answers[1] and answers[0] != answers[2]
@@ -58,17 +58,17 @@ def test_interrupt_then_resume_scores_each_item_once(tmp_path, history):
     suite = mixed_suite(tmp_path, n_mc=20)
     lm = FakeLM(replies=REPLIES)
     stops = iter([False, True])
-    runner = Runner(history, loader=fake_loader(lm), items_per_batch=8, should_stop=lambda: next(stops, True), n_boot=10)
+    runner = Runner(history, opener=fake_opener(lm), items_per_batch=8, should_stop=lambda: next(stops, True), n_boot=10)
     run_id = runner.start(RunSpec(suite, None))
     run = history.run(run_id)
     assert run["status"] == "interrupted" and run["n_done"] == 16 and run["metrics"] is None
-    Runner(history, loader=fake_loader(lm), n_boot=10).resume(run_id)
+    Runner(history, opener=fake_opener(lm), n_boot=10).resume(run_id)
     run = history.run(run_id)
     assert run["status"] == "finished" and run["n_done"] == 24
     ids = [r["item_id"] for r in history.results(run_id)]
     assert sorted(ids) == sorted(i.id for i in suite.items)
     with pytest.raises(RunError, match="already finished"):
-        Runner(history, loader=fake_loader(lm)).resume(run_id)
+        Runner(history, opener=fake_opener(lm)).resume(run_id)
 
 
 def test_keyboard_interrupt_marks_interrupted(tmp_path, history):
@@ -78,7 +78,7 @@ def test_keyboard_interrupt_marks_interrupted(tmp_path, history):
         if p.done == 3:
             raise KeyboardInterrupt
 
-    runner = Runner(history, loader=fake_loader(FakeLM(replies=REPLIES)), items_per_batch=1, on_progress=progress)
+    runner = Runner(history, opener=fake_opener(FakeLM(replies=REPLIES)), items_per_batch=1, on_progress=progress)
     with pytest.raises(KeyboardInterrupt):
         runner.start(RunSpec(suite, None))
     run = history.runs()[0]
@@ -88,25 +88,25 @@ def test_keyboard_interrupt_marks_interrupted(tmp_path, history):
 def test_model_error_marks_failed_and_load_error_leaves_no_run(tmp_path, history):
     suite = mixed_suite(tmp_path)
     with pytest.raises(RunError, match="failed: boom"):
-        Runner(history, loader=fake_loader(FakeLM(fail_on="wrong"))).start(RunSpec(suite, None))
+        Runner(history, opener=fake_opener(FakeLM(fail_on="wrong"))).start(RunSpec(suite, None))
     assert history.runs()[0]["status"] == "failed" and history.runs()[0]["error"] == "boom"
 
     def broken(path, settings):
         raise RunError("could not load model /nope: it does not exist")
 
     with pytest.raises(RunError, match="could not load"):
-        Runner(history, loader=broken).start(RunSpec(suite, "/nope"))
+        Runner(history, opener=broken).start(RunSpec(suite, "/nope"))
     assert len(history.runs()) == 1
 
 
 def test_resume_refuses_changed_suite(tmp_path, history):
     suite = mixed_suite(tmp_path)
-    runner = Runner(history, loader=fake_loader(FakeLM(replies=REPLIES)), items_per_batch=2,
+    runner = Runner(history, opener=fake_opener(FakeLM(replies=REPLIES)), items_per_batch=2,
                     should_stop=lambda: True)
     run_id = runner.start(RunSpec(suite, None))
     suite.path.write_text(suite.path.read_text() + "\n")  # any byte change changes the hash
     with pytest.raises(RunError, match="changed since run"):
-        Runner(history, loader=fake_loader(FakeLM())).resume(run_id)
+        Runner(history, opener=fake_opener(FakeLM())).resume(run_id)
 
 
 def test_matrix_expansion_and_model_reuse(tmp_path, history):
@@ -117,11 +117,11 @@ def test_matrix_expansion_and_model_reuse(tmp_path, history):
     loads = []
     lm = FakeLM(replies=REPLIES)
 
-    def loader(path, settings):
+    def opener(path, settings):
         loads.append(settings.precision)
-        return fake_loader(lm)(path, settings)
+        return fake_opener(lm)(path, settings)
 
-    run_ids = Runner(history, loader=loader, n_boot=10).start_many(specs)
+    run_ids = Runner(history, opener=opener, n_boot=10).start_many(specs)
     assert len(run_ids) == 4 and loads == ["bf16", "nf4"]
     assert history.run(run_ids[1])["settings"]["temperature"] == 0.7
 
@@ -135,9 +135,9 @@ def test_variants_bbq_and_compare(tmp_path, history):
            variants=[{"name": "shuffled", "prompt": "Q2?", "choices": ["Lyonnn", "Paris", "Can't tell"], "answer": 2}]),
     ]
     suite = load_suite(write_suite(tmp_path, "var", items))
-    runner = Runner(history, loader=fake_loader(FakeLM(favourites={"Lyonnn"})), n_boot=20)
+    runner = Runner(history, opener=fake_opener(FakeLM(favourites={"Lyonnn"})), n_boot=20)
     a = runner.start(RunSpec(suite, None))
-    b = Runner(history, loader=fake_loader(FakeLM(favourites={"Can't tell"})), n_boot=20).start(RunSpec(suite, None))
+    b = Runner(history, opener=fake_opener(FakeLM(favourites={"Can't tell"})), n_boot=20).start(RunSpec(suite, None))
     ra, rb = history.results(a), history.results(b)
     rep = build_report(ra, n_boot=20)["overall"]
     assert rep["accuracy[plain]"]["value"] == 0.5 and rep["accuracy[shuffled]"]["value"] == 0.5
@@ -159,7 +159,7 @@ def test_crows_pairs_reports_lm_eval_measures_too(tmp_path, history):
 
     source = Path(__file__).parent / "fixtures" / "crows_pairs_anonymized.csv"
     suite = import_suite("crows", source, tmp_path)
-    run_id = Runner(history, loader=fake_loader(FakeLM()), n_boot=10).start(RunSpec(suite, None))
+    run_id = Runner(history, opener=fake_opener(FakeLM()), n_boot=10).start(RunSpec(suite, None))
     metrics = history.run(run_id)["metrics"]["overall"]
     rows = list(csv.DictReader(source.open(encoding="utf-8")))
     ll = lambda text: -float(len(text.strip()))  # noqa: E731  (FakeLM's log-likelihood)

@@ -9,7 +9,7 @@ from fastapi.responses import JSONResponse
 
 from evals.cli import main as eval_main
 from history import History
-from evals.runner import RunSettings, RunSpec, Runner, engine_loader
+from evals.runner import RunSettings, RunSpec, Runner, engine_opener
 from evals.suite import load_suite
 
 from serving import BARD, RunningServer
@@ -43,7 +43,7 @@ def test_a_suite_through_glasslm_serve_equals_the_in_process_run(served, tmp_pat
     suite_path = mixed_suite(tmp_path)
     db = tmp_path / "history.db"
     with History.open(db) as history:
-        local_id = Runner(history, loader=engine_loader, n_boot=50).start(
+        local_id = Runner(history, opener=engine_opener, n_boot=50).start(
             RunSpec(load_suite(suite_path), str(BARD), RunSettings(device="cpu", precision="fp32")))
     assert eval_main(["run", str(suite_path), "--endpoint", served.base_url, "--db", str(db), "--progress", "none",
                       "--concurrency", "3"]) == 0
@@ -72,14 +72,14 @@ def test_a_suite_through_glasslm_serve_equals_the_in_process_run(served, tmp_pat
 
 
 def test_an_interrupted_remote_run_resumes_against_the_same_server(served, tmp_path):
-    from evals.remote_backend import remote_loader
+    from evals.remote_backend import remote_opener
 
     suite = load_suite(mixed_suite(tmp_path))
     db = tmp_path / "h.db"
     path = f"{served.base_url}#bard-mini"
     batches = []
     with History.open(db) as history:
-        runner = Runner(history, loader=remote_loader(concurrency=2), items_per_batch=4, n_boot=20,
+        runner = Runner(history, opener=remote_opener(concurrency=2), items_per_batch=4, n_boot=20,
                         should_stop=lambda: batches.append(1) or len(batches) >= 1)
         run_id = runner.start(RunSpec(suite, path, RunSettings()))
         assert history.run(run_id)["status"] == "interrupted"
