@@ -24,6 +24,8 @@ from typing import Any, Callable
 
 import engine
 
+from .engine_thread import ENGINE_THREAD
+
 
 @dataclass(frozen=True)
 class ModelKey:
@@ -179,7 +181,8 @@ class ModelPool:
             entry.users += 1
         if loading:
             try:
-                model = self.load(path, device=device, precision=precision)
+                # loading runs on the engine thread, like all model work (see engine_thread.py)
+                model = ENGINE_THREAD.run(self.load, path, device=device, precision=precision)
             except BaseException as err:
                 with self._lock:
                     entry.error, entry.ready = err, True

@@ -26,6 +26,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 import engine
 from engine import remote
 
+from .engine_thread import ENGINE_THREAD
 from .model_pool import GaveUp, Lease, ModelPool, unshared
 
 TOKEN_BATCH_S = 0.03  # tokens are sent to the GUI at most ~30 times a second, the first at once
@@ -184,13 +185,13 @@ class ModelWorker(QObject):
         self._flags.running = running
         try:
             with self._turn(rid):
-                generation = self._require_model().chat(request.messages, request.sampling,
-                                                        truncate=request.truncate)
+                generation = ENGINE_THREAD.run(self._require_model().chat, request.messages, request.sampling,
+                                               truncate=request.truncate)
                 running.generation = generation
                 if rid in self._flags.cancelled:  # Stop arrived while the prompt was being prepared
                     generation.cancel()
                 batch, last_sent = [], 0.0
-                for token in generation:
+                for token in ENGINE_THREAD.steps(generation):  # each step on the one engine thread
                     batch.append(token)
                     now = time.monotonic()
                     if now - last_sent >= TOKEN_BATCH_S:
@@ -210,7 +211,7 @@ class ModelWorker(QObject):
     def _attention(self, request: AttentionRequest):
         try:
             with self._turn(request.rid):
-                self._attention_map(request)
+                ENGINE_THREAD.run(self._attention_map, request)
         except Exception as err:
             self.failed.emit(request.rid, _explain(err, "computing attention"))
 
@@ -256,7 +257,7 @@ class ModelWorker(QObject):
             model = self._require_model()
             try:
                 with self._turn(rid):
-                    result = request.job(model, progress)
+                    result = ENGINE_THREAD.run(request.job, model, progress)
             except GaveUp:
                 raise engine.EngineError("cancelled") from None
             self.computed.emit(rid, result)

@@ -2,6 +2,7 @@
 `ModelPool` (so evaluating the model the chat has loaded loads nothing) and a `LanguageModel`
 wrapper that holds the model's turn for each backend call.
 
+Each call runs on the app's one engine thread (engine_thread.py), as the chat's steps do.
 The turn is taken per call (one log-likelihood batch, one generation), never for a whole run,
 so a chat reply waits at most for one batch and the run goes on after it. Scoring is the
 runner's and the backend's (evals.backend.EngineBackend); this module only shares and takes turns.
@@ -13,6 +14,7 @@ from typing import Callable
 
 from evals.runner import LoadedModel, RunSettings, engine_opener
 
+from ..engine_thread import ENGINE_THREAD
 from ..model_pool import ModelPool, Turn
 
 LABEL = "the eval run's current batch"  # what a chat reply waiting for the model is told
@@ -27,11 +29,11 @@ class TurnTakingModel:
 
     def loglikelihood(self, requests: list[tuple[str, str]]) -> list[tuple[float, bool]]:
         with self._hold():
-            return self.lm.loglikelihood(requests)
+            return ENGINE_THREAD.run(self.lm.loglikelihood, requests)
 
     def generate(self, prompt: str, settings: dict) -> str:
         with self._hold():
-            return self.lm.generate(prompt, settings)
+            return ENGINE_THREAD.run(self.lm.generate, prompt, settings)
 
     def _hold(self):
         return self.turn.hold(LABEL, self.on_wait, self.on_start)

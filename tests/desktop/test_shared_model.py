@@ -204,3 +204,29 @@ def test_stop_ends_a_reply_that_waits_for_the_model_at_once(qtbot, make_window, 
         assert window.chat_page.turn_notice.isHidden()
         models.score.go()
     assert ended.args[0].outcome == "finished"
+
+
+def test_chat_and_eval_model_work_all_run_on_the_one_engine_thread(qtbot, make_window, models, tmp_path,
+                                                                   monkeypatch):
+    """Two threads running torch make its OpenMP runtime stop spinning and slow every op: the chat's steps,
+    the eval's batches and the loads must all run on desktop.engine_thread's thread."""
+    from desktop.engine_thread import ENGINE_THREAD
+
+    threads = []
+    load = models.load
+    monkeypatch.setattr(models, "load", lambda *a, **k: threads.append(threading.get_ident()) or load(*a, **k))
+
+    def recording(method):
+        def wrapper(*args, **kwargs):
+            threads.append(threading.get_ident())
+            return method(*args, **kwargs)
+        return wrapper
+
+    window = make_window(load_model=models.load)
+    model = window.chat_host.worker.model
+    model.decode_step = recording(model.decode_step)
+    model.prefill = recording(model.prefill)
+    model.continuation_logprobs = recording(model.continuation_logprobs)
+    chat_alone(qtbot, window)
+    eval_alone(qtbot, prepare_eval(window, tmp_path))
+    assert len(threads) > 10 and set(threads) == {ENGINE_THREAD.ident}

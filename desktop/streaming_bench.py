@@ -1,7 +1,7 @@
-"""The app against the command line: one reply streamed in the real Chat page (the same model,
+"""The app against the command line (a benchmark; it lives in desktop because it drives the window): one reply streamed in the real Chat page (the same model,
 prompt and greedy settings as `glasslm generate --chat`), tokens/s as each reports it.
 
-    python -m benchmarks.app_streaming [--model PATH] [--new-tokens 128] [--repeats 3]
+    python -m desktop.streaming_bench [--model PATH] [--new-tokens 128] [--repeats 3]
 
 Runs the window on Qt's offscreen platform unless QT_QPA_PLATFORM says otherwise (under
 `xvfb-run` set QT_QPA_PLATFORM=xcb for a real X window). The command-line side is `glasslm
