@@ -134,20 +134,28 @@ class Int8Head:
     stacked, then a sum: exact Q8_0 weights (scales in bf16), half the bytes of bf16 and a fraction
     of its time. Not an nn.Module."""
 
+    CHUNK_ROWS = 4096  # rows packed at a time (a multiple of the 64-row block): a 128k vocabulary at once would take GBs of int32
+
     def __init__(self, q8: torch.Tensor, d: torch.Tensor, device: torch.device):
         rows, columns = q8.shape  # (V, C) int8, d (V, C/32)
-        pad = -rows % 8  # the kernel packs rows in 16s: 2V must divide by 16; zero rows, cut off after
+        pad = -rows % StackedInt4.ROW_BLOCK  # zero rows, cut off after: packed halves then join row-separably
         q8 = torch.cat((q8, q8.new_zeros(pad, columns)))  # (V', C)
         d = torch.cat((d, d.new_zeros(pad, d.shape[1])))  # (V', C/32)
-        signed = q8.to(torch.int32)  # (V', C) in -128..127
-        high = torch.div(signed, 16, rounding_mode="floor")  # -8..7
-        low = signed - 16 * high  # 0..15
-        q = torch.cat((high + 8, low))  # (2V', C): high nibbles, then low ones, as 0..15
+        highs, lows = [], []
+        for start in range(0, rows + pad, self.CHUNK_ROWS):
+            signed = q8[start:start + self.CHUNK_ROWS].to(torch.int32)  # (n, C) in -128..127
+            high = torch.div(signed, 16, rounding_mode="floor")  # -8..7
+            highs.append(self._pack(high + 8, device))  # as 0..15
+            lows.append(self._pack(signed - 16 * high, device))  # 0..15
+        self.packed = torch.cat(highs + lows)  # (2V', C/2): high nibbles, then low ones
         scales = torch.cat((16 * d, d))  # (2V', C/32)
         zeros = torch.cat((torch.zeros_like(d), 8 * d))  # no large offsets: nothing cancels in bf16
         self.rows, self.padded, self.in_features = rows, rows + pad, columns
-        self.packed = torch.ops.aten._convert_weight_to_int4pack_for_cpu(q.to(device), 1)
         self.scales_and_zeros = torch.stack((scales.t(), zeros.t()), -1).to(device=device, dtype=KERNEL_DTYPE).contiguous()
+
+    @staticmethod
+    def _pack(q: torch.Tensor, device: torch.device) -> torch.Tensor:
+        return torch.ops.aten._convert_weight_to_int4pack_for_cpu(q.to(device), 1)
 
     @classmethod
     def from_float(cls, weight: torch.Tensor, device: torch.device) -> "Int8Head":

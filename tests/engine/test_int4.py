@@ -87,12 +87,14 @@ def test_stacked_int4_equals_its_layers_run_one_by_one():
                                                                     torch.device("cpu"))])
 
 
-def test_int8_head_decodes_q8_0_blocks_exactly_and_matches_the_float_matmul():
+@pytest.mark.parametrize("chunk_rows", [4096, 64])  # 64: the 83 rows are packed in two chunks
+def test_int8_head_decodes_q8_0_blocks_exactly_and_matches_the_float_matmul(monkeypatch, chunk_rows):
     from gguf import GGMLQuantizationType
     from gguf.quants import dequantize, quantize
 
     from engine.int4 import Int8Head, q8_groups
 
+    monkeypatch.setattr(Int8Head, "CHUNK_ROWS", chunk_rows)
     rng = np.random.default_rng(1)
     weight = (rng.standard_normal((83, 96)) * 0.2).astype(np.float32)  # 83 rows: not a multiple of 16
     blocks = quantize(weight, GGMLQuantizationType.Q8_0)
