@@ -11,24 +11,36 @@ from __future__ import annotations
 import math
 import random
 import time
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import torch
 
 from .errors import EngineError, PromptTooLongError
-from .sampling import choose
-from .tokenizer import TextStream
-from .sampling import Sampling
-from .types import Alternative, Stats, Token
+from .sampling import Sampling, choose
+from .tokenizer import TextStream, Tokenizer
+from .types import Alternative, ModelInfo, Stats, Token
 
-if TYPE_CHECKING:
-    from .model import Model
+
+class Steps(Protocol):
+    """What the token loop needs of a model (engine.Model is one): no import of model.py, which
+    imports this file."""
+
+    info: ModelInfo
+    tokenizer: Tokenizer
+    device: torch.device
+    pipelined_decode: bool
+
+    def prefill(self, prompt_ids: list[int], needed_len: int) -> tuple[torch.Tensor, int, int]: ...
+
+    def decode_step(self, token: torch.Tensor, position: int, epoch: int) -> torch.Tensor: ...
+
+    def note_cached(self, ids: list[int], filled: int, epoch: int) -> None: ...
 
 TOP_ALTERNATIVES = 5
 
 
 class Generation:
-    def __init__(self, model: "Model", prompt_ids: list[int], settings: Sampling, truncate: bool = False,
+    def __init__(self, model: Steps, prompt_ids: list[int], settings: Sampling, truncate: bool = False,
                  top: int = TOP_ALTERNATIVES):
         """top: how many of the most likely tokens each Token lists as alternatives (0 for none)."""
         context = model.info.context_length

@@ -134,6 +134,7 @@ class Int8Head:
     stacked, then a sum: exact Q8_0 weights (scales in bf16), half the bytes of bf16 and a fraction
     of its time. Not an nn.Module."""
 
+    kind = "int8"  # how Model.memory() reports its bytes
     CHUNK_ROWS = 4096  # rows packed at a time (a multiple of the 64-row block): a 128k vocabulary at once would take GBs of int32
 
     def __init__(self, q8: torch.Tensor, d: torch.Tensor, device: torch.device):

@@ -223,9 +223,9 @@ class Model:
         if int4:
             by_dtype["int4"] = int4
         head = self.network.output_head
-        if head is not None and not (hasattr(self.network, "lm_head") and type(head).__name__ == "Bf16Head"):
-            kind = "int8" if type(head).__name__ == "Int8Head" else "bfloat16"  # the head's own copy
-            by_dtype[kind] = by_dtype.get(kind, 0) + head.nbytes()
+        weights = {p.data_ptr() for p in self.network.parameters()}
+        if head is not None and getattr(getattr(head, "weight", None), "data_ptr", lambda: None)() not in weights:
+            by_dtype[head.kind] = by_dtype.get(head.kind, 0) + head.nbytes()  # its own copy, beside the parameters
         return {
             "weights_bytes_by_dtype": by_dtype,
             "weights_bytes": sum(by_dtype.values()),

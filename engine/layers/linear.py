@@ -66,6 +66,8 @@ class Bf16Head:
     """The output matmul with a bf16 copy of its weight (half the bytes read per token; bf16 matmuls use
     the CPU's bf16 units), returning the caller's dtype. Used where the model is approximate anyway (int4)."""
 
+    kind = "bfloat16"  # how Model.memory() reports its bytes
+
     def __init__(self, weight: torch.Tensor):
         self.weight = weight.detach().to(torch.bfloat16).contiguous()  # (V, C)
 
